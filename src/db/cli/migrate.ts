@@ -1,0 +1,8 @@
+/** `bun run db:migrate`: applies pending migrations; the compose `migrate` job runs this. */
+import { runMigrations } from '../migrate';
+import { runDatabaseTask } from './task';
+
+await runDatabaseTask('migrate', async (database, logger) => {
+  await runMigrations(database);
+  logger.info('migrate: the database is up to date');
+});

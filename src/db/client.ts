@@ -1,0 +1,46 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import type { Config } from '../config';
+import * as schema from './schema';
+
+export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export type DatabaseHandle = {
+  db: Database;
+  close: () => Promise<void>;
+} & ({ driver: 'postgres'; url: string } | { driver: 'pglite' });
+
+export const embeddedDataDir = new URL('../../.data/pglite', import.meta.url).pathname;
+
+// Short enough that a request fails fast with 503 while the database is down, long enough for a busy server.
+const CONNECT_TIMEOUT_SECONDS = 3;
+
+export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbPoolMax' | 'appEnv'>): DatabaseHandle {
+  if (config.databaseUrl) {
+    const client = postgres(config.databaseUrl, {
+      max: config.dbPoolMax,
+      connect_timeout: CONNECT_TIMEOUT_SECONDS,
+      idle_timeout: 60,
+      onnotice: () => {},
+      connection: { application_name: 'branch-loans-api' },
+    });
+    return {
+      db: drizzlePostgres(client, { schema }),
+      driver: 'postgres',
+      url: config.databaseUrl,
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+  const dataDir = config.appEnv === 'test' ? undefined : embeddedDataDir;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = new PGlite(dataDir);
+  return {
+    db: drizzlePglite(client, { schema }),
+    driver: 'pglite',
+    close: () => client.close(),
+  };
+}

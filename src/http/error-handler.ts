@@ -1,0 +1,62 @@
+import { ValueErrorType } from '@sinclair/typebox/errors';
+import { Elysia, ValidationError } from 'elysia';
+import { isDatabaseUnavailable } from '../db/errors';
+import type { Logger } from '../logger';
+import { type FieldError, PROBLEM_CONTENT_TYPE, Problem } from './problem';
+import { requestIdOf } from './request-context';
+
+function fieldErrors(error: ValidationError): FieldError[] {
+  const seen = new Set<string>();
+  return error.all.flatMap((issue) => {
+    if (!('path' in issue) || seen.has(issue.path)) return [];
+    seen.add(issue.path);
+    const field = issue.path.split('/').at(-1) || 'body';
+    const message =
+      issue.type === ValueErrorType.ObjectRequiredProperty
+        ? `${field} is required`
+        : issue.type === ValueErrorType.ObjectAdditionalProperties
+          ? `${field} is not a field a client may set`
+          : typeof issue.schema.error === 'string'
+            ? issue.schema.error
+            : `${field}: ${issue.message}`;
+    return [{ path: issue.path || '/', message }];
+  });
+}
+
+function fromValidation(error: ValidationError): Problem {
+  const errors = fieldErrors(error);
+  if (error.type === 'body') {
+    return new Problem(
+      422,
+      `The request body breaks ${errors.length} rule${errors.length === 1 ? '' : 's'}.`,
+      errors,
+    );
+  }
+  return new Problem(400, errors.map((e) => e.message).join('; '), errors);
+}
+
+/** Maps every failure to RFC 9457 problem+json; what a client sees never includes a stack, SQL or driver text. */
+export const errorHandler = (logger: Logger) =>
+  new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, set, request, path }) => {
+    let problem: Problem;
+    if (error instanceof Problem) problem = error;
+    else if (error instanceof ValidationError) problem = fromValidation(error);
+    else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');
+    else if (code === 'NOT_FOUND') problem = new Problem(404, `There is no route ${request.method} ${path}.`);
+    else if (isDatabaseUnavailable(error)) {
+      problem = new Problem(503, 'The database is unreachable; retry shortly.', undefined, {
+        'retry-after': '5',
+      });
+      logger.warn({ request_id: requestIdOf(set.headers), err: error }, 'database unreachable');
+    } else {
+      const requestId = requestIdOf(set.headers);
+      problem = new Problem(
+        500,
+        `Something went wrong on our side; quote request id ${requestId} when reporting it.`,
+      );
+      logger.error({ request_id: requestId, method: request.method, path, err: error }, 'unhandled error');
+    }
+    set.status = problem.status;
+    Object.assign(set.headers, problem.headers, { 'content-type': PROBLEM_CONTENT_TYPE });
+    return problem.body;
+  });

@@ -1,0 +1,50 @@
+import { Elysia } from 'elysia';
+import { Problem } from './problem';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const isJson = (contentType: string) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType);
+const PLAIN_INTEGER = /^-?\d+$/;
+
+/**
+ * Reads a JSON body of at most 64 KiB. A number that is not a plain safe integer keeps the exact text the
+ * client wrote ("0.10", "1e3"), so money is validated as written and never passes through a binary float.
+ */
+export function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text, (_key, value, context?: { source?: string }) =>
+      typeof value === 'number' &&
+      context?.source !== undefined &&
+      !(PLAIN_INTEGER.test(context.source) && Number.isSafeInteger(value))
+        ? context.source
+        : value,
+    );
+  } catch {
+    throw new Problem(400, 'The request body is not valid JSON.');
+  }
+}
+
+async function readText(request: Request): Promise<string> {
+  const tooLarge = new Problem(413, `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+  if (Number(request.headers.get('content-length')) > MAX_BODY_BYTES) throw tooLarge;
+  if (!request.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) throw tooLarge;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The only body parser of the app: JSON, bounded, with exact decimals; anything else is 415. */
+export const jsonBody = new Elysia({ name: 'json-body' }).onParse(
+  { as: 'global' },
+  async ({ request, contentType }) => {
+    if (!isJson(contentType ?? '')) {
+      throw new Problem(415, 'Send the body as JSON with Content-Type: application/json.');
+    }
+    return parseJsonBody(await readText(request));
+  },
+);

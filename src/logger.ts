@@ -1,0 +1,30 @@
+import pino, { type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
+import type { Config } from './config';
+
+export type Logger = pino.Logger;
+
+/**
+ * JSON lines on stdout, or pino-pretty as an in-process stream: pino's worker-thread transports misbehave
+ * under Bun.
+ */
+export function createLogger(
+  config: Pick<Config, 'logLevel' | 'logFormat' | 'appEnv'>,
+  destination?: DestinationStream,
+): Logger {
+  const options: pino.LoggerOptions = {
+    level: config.logLevel,
+    base: { service: 'branch-loans-api', env: config.appEnv },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: {
+      paths: ['*.password', '*.authorization', '*.databaseUrl', 'databaseUrl'],
+      censor: '[redacted]',
+    },
+  };
+  if (destination) return pino(options, destination);
+  if (config.logFormat === 'pretty') {
+    return pino(options, pretty({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,service,env' }));
+  }
+  return pino(options, pino.destination({ dest: 1, sync: false }));
+}

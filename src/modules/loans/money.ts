@@ -1,0 +1,28 @@
+import { FormatRegistry } from '@sinclair/typebox';
+
+const DECIMAL = /^(\d{1,10})(?:\.(\d{1,2}))?$/;
+
+/** Hundredths of a decimal string with at most two places ("250.5" is 25050n), or null for anything else. */
+export function toHundredths(text: string): bigint | null {
+  const match = DECIMAL.exec(text);
+  if (!match) return null;
+  const [, whole = '', fraction = ''] = match;
+  return BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
+}
+
+/** A JSON number that reached us as a safe integer, or the exact text the client wrote. */
+export const decimalText = (value: number | string): string =>
+  typeof value === 'number' ? String(value) : value;
+
+export const AMOUNT_FORMAT = 'loan-amount';
+export const RATE_FORMAT = 'interest-rate';
+
+// Both bounds are in hundredths: an amount is above 0 and at most 50000, a rate from 0 to 100.
+FormatRegistry.Set(AMOUNT_FORMAT, (text) => {
+  const hundredths = toHundredths(text);
+  return hundredths !== null && hundredths > 0n && hundredths <= 5_000_000n;
+});
+FormatRegistry.Set(RATE_FORMAT, (text) => {
+  const hundredths = toHundredths(text);
+  return hundredths !== null && hundredths <= 10_000n;
+});

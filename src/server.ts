@@ -1,0 +1,73 @@
+import { createApp } from './app';
+import type { Config } from './config';
+import { type DatabaseHandle, openDatabase } from './db/client';
+import { isDatabaseUnavailable } from './db/errors';
+import { runMigrations } from './db/migrate';
+import { isEmpty, seedSampleLoans } from './db/seed';
+import { MAX_BODY_BYTES } from './http/json-body';
+import type { Logger } from './logger';
+
+const DRAIN_TIMEOUT_MS = 10_000;
+const DATABASE_WAIT_ATTEMPTS = 30;
+
+/** Migrations, retried while the database is still coming up (a container starting beside it, say). */
+async function migrateWhenReachable(database: DatabaseHandle, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const started = performance.now();
+      await runMigrations(database);
+      logger.info(
+        { driver: database.driver, ms: Math.round(performance.now() - started) },
+        'migrations applied',
+      );
+      return;
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || attempt === DATABASE_WAIT_ATTEMPTS) throw error;
+      logger.warn({ attempt, of: DATABASE_WAIT_ATTEMPTS }, 'database unreachable, retrying in 1 s');
+      await Bun.sleep(1000);
+    }
+  }
+}
+
+export async function startServer(config: Config, logger: Logger) {
+  const database = openDatabase(config);
+  await migrateWhenReachable(database, logger);
+  if (config.appEnv === 'development' && (await isEmpty(database.db))) {
+    logger.info(
+      { inserted: await seedSampleLoans(database.db) },
+      'seeded the sample loans into the empty database',
+    );
+  }
+
+  const app = createApp({ database, logger }).listen({
+    port: config.port,
+    hostname: config.host,
+    // Slightly above the app's own limit, so the app answers 413 as problem+json and Bun stops anything larger.
+    maxRequestBodySize: MAX_BODY_BYTES * 2,
+  });
+  const url = `http://${config.host}:${app.server?.port}`;
+  logger.info({ url, env: config.appEnv, database: database.driver }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    stopping ??= (async () => {
+      logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
+      const drained = await Promise.race([
+        app.stop(false).then(() => true),
+        Bun.sleep(DRAIN_TIMEOUT_MS).then(() => false),
+      ]);
+      if (!drained) {
+        logger.warn(
+          { timeout_ms: DRAIN_TIMEOUT_MS },
+          'requests still in flight after the drain timeout; closing them',
+        );
+        await app.stop(true);
+      }
+      await database.close();
+      logger.info('stopped');
+      logger.flush();
+    })();
+    return stopping;
+  };
+  return { app, url, database, stop };
+}
