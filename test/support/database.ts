@@ -1,0 +1,27 @@
+import { type DatabaseHandle, openDatabase } from '../../src/db/client';
+import { runMigrations } from '../../src/db/migrate';
+import { createFreshDatabase } from './postgres';
+
+/** Which database the suite runs on: the real Postgres at DATABASE_URL when set, else embedded PGlite. */
+export const suiteDatabaseUrl = process.env.DATABASE_URL || undefined;
+
+export type TestDatabase = DatabaseHandle;
+
+/** A migrated, empty database of the suite's kind; close() also drops it. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  if (!suiteDatabaseUrl) {
+    const database = openDatabase({ appEnv: 'test', databaseUrl: undefined, dbPoolMax: 1 });
+    await runMigrations(database);
+    return database;
+  }
+  const fresh = await createFreshDatabase(suiteDatabaseUrl);
+  const database = openDatabase({ appEnv: 'test', databaseUrl: fresh.url, dbPoolMax: 5 });
+  await runMigrations(database);
+  return {
+    ...database,
+    close: async () => {
+      await database.close();
+      await fresh.drop();
+    },
+  };
+}
