@@ -80,7 +80,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       .filter(([, value]) => value),
   );
   raw.APP_ENV ??= 'production';
-  const env = Value.Convert(EnvSchema, raw) as Env;
+  const env = Value.Convert(EnvSchema, { ...raw }) as Env;
+  // Convert truncates "2.5" to 2; an integer variable must be written as one.
+  for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+    const value = raw[name];
+    if (schema.type === 'integer' && value !== undefined && !/^\d+$/.test(value))
+      Object.assign(env, { [name]: value });
+  }
 
   const problems = [...Value.Errors(EnvSchema, env)].map((error) => {
     const name = error.path.slice(1) as keyof typeof EnvSchema.properties;

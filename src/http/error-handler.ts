@@ -39,7 +39,10 @@ function fromValidation(error: ValidationError): Problem {
 export const errorHandler = (logger: Logger) =>
   new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, set, request, path }) => {
     let problem: Problem;
+    // Elysia wraps whatever a parser throws in its own ParseError; the Problem it carries is the answer.
+    const cause = code === 'PARSE' ? error.cause : undefined;
     if (error instanceof Problem) problem = error;
+    else if (cause instanceof Problem) problem = cause;
     else if (error instanceof ValidationError) problem = fromValidation(error);
     else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');
     else if (code === 'NOT_FOUND') problem = new Problem(404, `There is no route ${request.method} ${path}.`);

@@ -11,7 +11,7 @@ export const loanRoutes = (loans: LoanRepository) =>
     .get(
       '',
       async ({ query, set }) => {
-        const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+        const limit = query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(query.limit);
         const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
         // One row past the page tells whether a next page exists without a COUNT.
         const rows = await loans.list(limit + 1, position);
@@ -62,6 +62,7 @@ export const loanRoutes = (loans: LoanRepository) =>
       },
       {
         body: 'createLoan',
+        parse: 'application/json',
         response: { 201: 'loan', ...problemResponses(400, 413, 415, 422, 429, 503) },
         detail: {
           summary: 'Create a loan',

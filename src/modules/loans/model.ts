@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
 import { loanStatuses, MAX_LOAN_AMOUNT } from '../../db/schema';
 import { AMOUNT_FORMAT, RATE_FORMAT } from './money';
@@ -9,13 +10,14 @@ const money = t.String({ pattern: '^\\d+\\.\\d{2}$', examples: ['12000.50'] });
 const isoTime = t.String({ format: 'date-time', examples: ['2026-11-26T07:09:37.969Z'] });
 
 // Fractional JSON numbers reach validation as the literal text the client wrote (see http/json-body.ts), so
-// each decimal field is an integer or a decimal string here, and is never a binary float.
+// each decimal field is an integer or a decimal string here, and is never a binary float. Body integers use
+// TypeBox's own Integer: Elysia's t.Integer would also take a numeric string and round it through a float.
 // A union reports a single error, so its message states the whole rule.
 const decimalInput = (
   format: string,
   integer: { exclusiveMinimum?: number; minimum?: number; maximum: number },
   error: string,
-) => t.Union([t.Integer(integer), t.String({ format })], { error, examples: ['12000.50', 250] });
+) => t.Union([Type.Integer(integer), t.String({ format })], { error, examples: ['12000.50', 250] });
 
 export const LoanModel = {
   loan: t.Object(
@@ -86,12 +88,13 @@ export const LoanModel = {
   }),
 
   listQuery: t.Object({
+    // Digits checked as text: Elysia's coercing t.Integer reports a query error without naming the parameter.
     limit: t.Optional(
-      t.Integer({
-        minimum: 1,
-        maximum: MAX_PAGE_SIZE,
+      t.String({
+        pattern: '^(?:[1-9]\\d?|1\\d\\d|200)$',
         error: `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`,
-        description: `Page size, ${DEFAULT_PAGE_SIZE} by default`,
+        description: `Page size from 1 to ${MAX_PAGE_SIZE}, ${DEFAULT_PAGE_SIZE} by default`,
+        examples: ['50'],
       }),
     ),
     cursor: t.Optional(t.String({ description: 'Opaque: copy it from the `Link: rel="next"` header' })),
