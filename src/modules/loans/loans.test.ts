@@ -23,14 +23,14 @@ async function create(body: Record<string, unknown> = valid): Promise<Loan> {
 async function expectProblem(response: Response, status: number) {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toStartWith('application/problem+json');
-  const problem = await response.json();
+  const problem = (await response.json()) as { detail: string; errors?: { path: string; message: string }[] };
   expect(problem).toMatchObject({
     status,
     type: expect.stringContaining('/problems/'),
     title: expect.any(String),
   });
   expect(problem.detail).toBeString();
-  return problem as { detail: string; errors?: { path: string; message: string }[] };
+  return problem;
 }
 
 async function countLoans(): Promise<number> {
