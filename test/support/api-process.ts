@@ -1,0 +1,113 @@
+import { createServer } from 'node:net';
+import type { Subprocess } from 'bun';
+
+const repoRoot = new URL('../..', import.meta.url).pathname;
+
+export interface ApiProcessOptions {
+  /** The Postgres the process serves from (required: production mode refuses to start without one). */
+  databaseUrl: string;
+  /** Defaults to a free port on 127.0.0.1. */
+  port?: number;
+  /** Added to, and winning over, the defaults: APP_ENV=production, LOG_FORMAT=json, HOST=127.0.0.1. */
+  env?: Record<string, string>;
+  /** How long to wait for GET /health to answer 200 (default 20 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface ApiProcess {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  port: number;
+  process: Subprocess<'ignore', 'pipe', 'pipe'>;
+  /** Everything the process wrote so far, stdout then stderr interleaved as it arrived. */
+  logs: () => string;
+  /** Sends the signal (SIGTERM by default), waits up to 15 s, then SIGKILLs; resolves to the exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number>;
+  /** The exit code once the process has ended (128 + n when a signal n ended it). */
+  exited: Promise<number>;
+}
+
+/** A port the kernel just handed out and released; free unless another process grabs it in between. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port assigned'));
+      });
+    });
+  });
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) sink.push(decoder.decode(chunk, { stream: true }));
+}
+
+/**
+ * Starts `bun src/index.ts` as its own process, the way an operator runs it, and resolves once GET /health
+ * answers 200. Fails with the process's output when it exits or stays unready. Stop it with stop() (or kill
+ * `process`) in afterAll.
+ */
+export async function startApiProcess(options: ApiProcessOptions): Promise<ApiProcess> {
+  const port = options.port ?? (await freePort());
+  const output: string[] = [];
+  const child = Bun.spawn(['bun', 'src/index.ts'], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/tmp',
+      APP_ENV: 'production',
+      LOG_FORMAT: 'json',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: options.databaseUrl,
+      ...options.env,
+    },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  void collect(child.stdout, output);
+  void collect(child.stderr, output);
+
+  const host = options.env?.HOST ?? '127.0.0.1';
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const logs = () => output.join('');
+  const exited = child.exited;
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+  });
+
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (!ended) {
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    return exited;
+  };
+
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+  while (true) {
+    if (ended) {
+      throw new Error(`the API process exited with code ${await exited} before it was ready:\n${logs()}`);
+    }
+    const healthy = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) })
+      .then((response) => response.status === 200)
+      .catch(() => false);
+    if (healthy) break;
+    if (Date.now() > deadline) {
+      await stop('SIGKILL');
+      throw new Error(`the API process was not ready on ${url} in time:\n${logs()}`);
+    }
+    await Bun.sleep(50);
+  }
+
+  return { url, port, process: child, logs, stop, exited };
+}
