@@ -39,7 +39,7 @@ export async function startServer(config: Config, logger: Logger) {
     );
   }
 
-  const app = createApp({ database, logger }).listen({
+  const app = createApp({ config, database, logger }).listen({
     port: config.port,
     hostname: config.host,
     // Slightly above the app's own limit, so the app answers 413 as problem+json and Bun stops anything larger.

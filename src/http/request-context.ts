@@ -4,16 +4,26 @@ import type { Logger } from '../logger';
 export const REQUEST_ID_HEADER = 'x-request-id';
 const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
+/** What the access log and the metrics see of each request once its response is sent. */
+export interface CompletedRequest {
+  requestId: string;
+  method: string;
+  /** The route template (`/api/loans/:id`), never the raw path; `unmatched` when no route took it. */
+  route: string;
+  status: number;
+  durationSeconds: number;
+}
+
 const startedAt = new WeakMap<Request, number>();
 
 /** The request id a response and its log lines carry; set before anything else runs, errors included. */
 export const requestIdOf = (headers: Record<string, unknown>): string => String(headers[REQUEST_ID_HEADER]);
 
 /**
- * Gives every request an id (the client's, when it is sane), a child logger that stamps it on every line,
- * and one access-log line when the response is sent.
+ * Gives every request an id (the client's, when it is sane) and a child logger that stamps it on every line;
+ * when the response is sent, writes one access-log line and tells `onCompleted`.
  */
-export const requestContext = (logger: Logger) =>
+export const requestContext = (logger: Logger, onCompleted?: (request: CompletedRequest) => void) =>
   new Elysia({ name: 'request-context' })
     .onRequest(({ request, set }) => {
       startedAt.set(request, performance.now());
@@ -22,17 +32,23 @@ export const requestContext = (logger: Logger) =>
         offered && SANE_REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
     })
     .derive({ as: 'global' }, ({ set }) => ({ log: logger.child({ request_id: requestIdOf(set.headers) }) }))
-    .onAfterResponse({ as: 'global' }, ({ request, route, path, set }) => {
-      const started = startedAt.get(request);
+    .onAfterResponse({ as: 'global' }, ({ request, route, set }) => {
+      const completed: CompletedRequest = {
+        requestId: requestIdOf(set.headers),
+        method: request.method,
+        route: route || 'unmatched',
+        status: typeof set.status === 'number' ? set.status : 200,
+        durationSeconds: (performance.now() - (startedAt.get(request) ?? performance.now())) / 1000,
+      };
       logger.info(
         {
-          request_id: requestIdOf(set.headers),
-          method: request.method,
-          route: route || path,
-          status: set.status,
-          duration_ms:
-            started === undefined ? undefined : Math.round((performance.now() - started) * 100) / 100,
+          request_id: completed.requestId,
+          method: completed.method,
+          route: completed.route,
+          status: completed.status,
+          duration_ms: Math.round(completed.durationSeconds * 100_000) / 100,
         },
         'request',
       );
+      onCompleted?.(completed);
     });

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/app';
+import { type Config, loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -12,10 +13,12 @@ export interface TestApp {
   req: (path: string, init?: RequestInit) => Promise<Response>;
   /** POSTs a value as JSON (a string is sent as the raw body). */
   post: (path: string, body: unknown, headers?: Record<string, string>) => Promise<Response>;
+  /** Waits for the after-response hooks (access log, metrics), which Elysia runs once the response is out. */
+  settled: () => Promise<void>;
   close: () => Promise<void>;
 }
 
-export async function createTestApp(): Promise<TestApp> {
+export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -25,7 +28,8 @@ export async function createTestApp(): Promise<TestApp> {
     },
   });
   const logger = createLogger({ appEnv: 'test', logLevel: 'info', logFormat: 'json' }, sink);
-  const app = createApp({ database, logger });
+  const config = { ...loadConfig({ APP_ENV: 'test' }), ...overrides };
+  const app = createApp({ config, database, logger });
   const req = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init));
   return {
     app,
@@ -38,6 +42,13 @@ export async function createTestApp(): Promise<TestApp> {
         headers: { 'content-type': 'application/json', ...headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
+    settled: () => Bun.sleep(10),
     close: () => database.close(),
   };
+}
+
+/** Serves a test app on a free loopback port, as the real server does, for what app.handle() cannot show. */
+export function listen(testApp: TestApp): { url: string; stop: () => Promise<void> } {
+  const server = testApp.app.listen({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: 128 * 1024 });
+  return { url: `http://127.0.0.1:${server.server?.port}`, stop: () => server.stop(true) };
 }

@@ -1,13 +1,47 @@
+import { sql } from 'drizzle-orm';
 import { Elysia, t } from 'elysia';
+import type { Database } from '../../db/client';
+import { Problem, problemResponses } from '../../http/problem';
 
-export const healthRoutes = new Elysia({ tags: ['Operations'] }).get(
-  '/health',
-  () => ({ status: 'ok' as const }),
-  {
-    response: { 200: t.Object({ status: t.Literal('ok') }) },
-    detail: {
-      summary: 'Liveness',
-      description: 'Answers while the process serves requests; never touches the database.',
-    },
-  },
-);
+const READY_TIMEOUT_MS = 1500;
+
+/** Resolves when the database answers a trivial query within the timeout, rejects otherwise. */
+async function pingDatabase(db: Database): Promise<void> {
+  let timer: Timer | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timed out')), READY_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([db.execute(sql`SELECT 1`), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const healthRoutes = (db: Database) =>
+  new Elysia({ tags: ['Operations'] })
+    .get('/health', () => ({ status: 'ok' as const }), {
+      response: { 200: t.Object({ status: t.Literal('ok') }) },
+      detail: {
+        summary: 'Liveness',
+        description: 'Answers while the process serves requests; no database call.',
+      },
+    })
+    .get(
+      '/ready',
+      async () => {
+        try {
+          await pingDatabase(db);
+        } catch {
+          throw new Problem(503, 'The database is not answering.', undefined, { 'retry-after': '5' });
+        }
+        return { status: 'ready' as const };
+      },
+      {
+        response: { 200: t.Object({ status: t.Literal('ready') }), ...problemResponses(503) },
+        detail: {
+          summary: 'Readiness',
+          description: `200 when the database answers within ${READY_TIMEOUT_MS} ms, else 503.`,
+        },
+      },
+    );

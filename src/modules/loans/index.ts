@@ -5,7 +5,7 @@ import { DEFAULT_PAGE_SIZE, LoanModel } from './model';
 import { decimalText } from './money';
 import type { LoanRepository } from './repository';
 
-export const loanRoutes = (loans: LoanRepository) =>
+export const loanRoutes = (loans: LoanRepository, events: { onCreated?: () => void } = {}) =>
   new Elysia({ prefix: '/api/loans', tags: ['Loans'] })
     .model(LoanModel)
     .get(
@@ -57,6 +57,7 @@ export const loanRoutes = (loans: LoanRepository) =>
           termMonths: body.term_months ?? null,
           interestRateApr: body.interest_rate_apr === undefined ? null : decimalText(body.interest_rate_apr),
         });
+        events.onCreated?.();
         set.headers.location = `/api/loans/${loan.id}`;
         return status(201, loan);
       },

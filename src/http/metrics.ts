@@ -1,0 +1,85 @@
+import { Elysia } from 'elysia';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Problem } from './problem';
+import type { CompletedRequest } from './request-context';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The Prometheus registry of one app: default process metrics, HTTP traffic, loans and the database pool. */
+export function createMetrics({ poolMax }: { poolMax: number }) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const labelNames = ['method', 'route', 'status'] as const;
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from request received to response sent, by route template',
+    labelNames,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'Requests answered, by route template and status',
+    labelNames,
+    registers: [registry],
+  });
+  const loansCreated = new Counter({
+    name: 'loans_created_total',
+    help: 'Loans created',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'db_pool_max_connections',
+    help: 'Connections the database pool may open',
+    registers: [registry],
+  }).set(poolMax);
+  const queriesInFlight = new Gauge({
+    name: 'db_pool_queries_in_flight',
+    help: 'Database calls started and not yet answered; above the pool size they queue',
+    registers: [registry],
+  });
+
+  return {
+    registry,
+    loansCreated,
+    observeRequest({ method, route, status, durationSeconds }: CompletedRequest) {
+      const labels = { method, route, status: String(status) };
+      duration.observe(labels, durationSeconds);
+      requests.inc(labels);
+    },
+    /** The same object, with every async method counted in db_pool_queries_in_flight while it runs. */
+    trackQueries<T extends object>(repository: T): T {
+      const tracked = { ...repository };
+      for (const [name, method] of Object.entries(repository)) {
+        if (typeof method !== 'function') continue;
+        Object.assign(tracked, {
+          [name]: async (...args: unknown[]) => {
+            queriesInFlight.inc();
+            try {
+              return await method(...args);
+            } finally {
+              queriesInFlight.dec();
+            }
+          },
+        });
+      }
+      return tracked;
+    },
+  };
+}
+
+/** GET /metrics in Prometheus text format, behind a bearer token when one is configured. */
+export const metricsRoutes = (metrics: Metrics, token: string | undefined) =>
+  new Elysia({ tags: ['Operations'] }).get(
+    '/metrics',
+    async ({ headers, set }) => {
+      if (token && headers.authorization !== `Bearer ${token}`) {
+        throw new Problem(401, 'Send Authorization: Bearer <METRICS_TOKEN> to read metrics.', undefined, {
+          'www-authenticate': 'Bearer',
+        });
+      }
+      set.headers['content-type'] = metrics.registry.contentType;
+      return metrics.registry.metrics();
+    },
+    { detail: { summary: 'Prometheus metrics', description: 'Text exposition format 0.0.4.' } },
+  );

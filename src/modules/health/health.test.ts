@@ -1,0 +1,28 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { createTestApp, type TestApp } from '../../../test/support/app';
+
+describe('liveness and readiness', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close().catch(() => {}));
+
+  test('/health and /ready answer 200 while the database is up', async () => {
+    const health = await t.req('/health');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const ready = await t.req('/ready');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  test('with the database gone, /ready is a 503 problem and /health stays 200', async () => {
+    await t.database.close();
+    const ready = await t.req('/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.headers.get('content-type')).toStartWith('application/problem+json');
+    expect(ready.headers.get('retry-after')).toBe('5');
+    expect((await t.req('/health')).status).toBe(200);
+  });
+});
