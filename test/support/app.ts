@@ -50,5 +50,10 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
 /** Serves a test app on a free loopback port, as the real server does, for what app.handle() cannot show. */
 export function listen(testApp: TestApp): { url: string; stop: () => Promise<void> } {
   const server = testApp.app.listen({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: 128 * 1024 });
-  return { url: `http://127.0.0.1:${server.server?.port}`, stop: () => server.stop(true) };
+  return {
+    url: `http://127.0.0.1:${server.server?.port}`,
+    stop: async () => {
+      await server.stop(true);
+    },
+  };
 }
