@@ -1,4 +1,11 @@
-import { type Static, type TLiteral, type TSchema, type TUnion, Type as t } from '@sinclair/typebox';
+import {
+  type Static,
+  type TLiteral,
+  type TObject,
+  type TSchema,
+  type TUnion,
+  Type as t,
+} from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 const appEnvs = ['development', 'staging', 'production', 'test'] as const;
@@ -70,36 +77,42 @@ const accepted = (schema: TSchema): string =>
     : (schema.description ?? '');
 
 /**
- * Reads the environment once. Unset and empty variables take the APP_ENV defaults; anything invalid is
+ * Reads the variables a schema names from the environment. Empty counts as unset; anything invalid is
  * reported, every problem at once, as `VARIABLE must be …`.
  */
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
-  const raw = Object.fromEntries(
-    Object.keys(EnvSchema.properties)
-      .map((name) => [name, source[name]?.trim()])
-      .filter(([, value]) => value),
-  );
-  raw.APP_ENV ??= 'production';
-  const env = Value.Convert(EnvSchema, { ...raw }) as Env;
+export function readEnv<S extends TObject>(
+  schema: S,
+  source: Record<string, string | undefined>,
+  defaults: Record<string, string> = {},
+): Static<S> {
+  const raw: Record<string, string> = { ...defaults };
+  for (const name of Object.keys(schema.properties)) {
+    const value = source[name]?.trim();
+    if (value) raw[name] = value;
+  }
+  const env = Value.Convert(schema, { ...raw }) as Record<string, unknown>;
   // Convert truncates "2.5" to 2; an integer variable must be written as one.
-  for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+  for (const [name, property] of Object.entries(schema.properties)) {
     const value = raw[name];
-    if (schema.type === 'integer' && value !== undefined && !/^\d+$/.test(value))
-      Object.assign(env, { [name]: value });
+    if (property.type === 'integer' && value !== undefined && !/^\d+$/.test(value)) env[name] = value;
   }
-
-  const problems = [...Value.Errors(EnvSchema, env)].map((error) => {
-    const name = error.path.slice(1) as keyof typeof EnvSchema.properties;
-    return `${name} must be ${accepted(EnvSchema.properties[name])} (got "${raw[name]}")`;
+  const problems = [...Value.Errors(schema, env)].map((error) => {
+    const name = error.path.slice(1);
+    const rule = accepted(schema.properties[name] as TSchema);
+    return raw[name] === undefined
+      ? `${name} must be set: ${rule}`
+      : `${name} must be ${rule} (got "${raw[name]}")`;
   });
-  if (
-    problems.length === 0 &&
-    !env.DATABASE_URL &&
-    (env.APP_ENV === 'staging' || env.APP_ENV === 'production')
-  ) {
-    problems.push(`DATABASE_URL must be set when APP_ENV is ${env.APP_ENV} (a postgres:// URL)`);
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  return env as Static<S>;
+}
+
+/** The service's configuration, read once at start-up; APP_ENV picks the defaults of everything unset. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const env: Env = readEnv(EnvSchema, source, { APP_ENV: 'production' });
+  if (!env.DATABASE_URL && (env.APP_ENV === 'staging' || env.APP_ENV === 'production')) {
+    throw new ConfigError([`DATABASE_URL must be set when APP_ENV is ${env.APP_ENV} (a postgres:// URL)`]);
   }
-  if (problems.length > 0) throw new ConfigError(problems);
 
   const defaults = defaultsByEnv[env.APP_ENV];
   return {

@@ -1,8 +1,8 @@
 /** `bun run db:migrate`: applies pending migrations; the compose `migrate` job runs this. */
 import { runMigrations } from '../migrate';
-import { runDatabaseTask } from './task';
+import { runDatabaseCommand } from './command';
 
-await runDatabaseTask('migrate', async (database, logger) => {
+await runDatabaseCommand('migrate', async (database, logger) => {
   await runMigrations(database);
   logger.info('migrate: the database is up to date');
 });
