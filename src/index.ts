@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config';
-import { createLogger } from './logger';
+import { createLogger, flushLogs } from './logger';
 import { startServer } from './server';
 
 let config: ReturnType<typeof loadConfig>;
@@ -20,6 +20,6 @@ try {
   }
 } catch (error) {
   logger.fatal({ err: error }, 'start-up failed');
-  logger.flush();
+  await flushLogs(logger);
   process.exit(1);
 }

@@ -28,3 +28,6 @@ export function createLogger(
   }
   return pino(options, pino.destination({ dest: 1, sync: false }));
 }
+
+/** Resolves once every buffered line is written: call it before the process exits. */
+export const flushLogs = (logger: Logger) => new Promise<void>((resolve) => logger.flush(() => resolve()));

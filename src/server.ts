@@ -5,7 +5,7 @@ import { isDatabaseUnavailable } from './db/errors';
 import { runMigrations } from './db/migrate';
 import { isEmpty, seedSampleLoans } from './db/seed';
 import { MAX_BODY_BYTES } from './http/json-body';
-import type { Logger } from './logger';
+import { flushLogs, type Logger } from './logger';
 
 const DRAIN_TIMEOUT_MS = 10_000;
 const DATABASE_WAIT_ATTEMPTS = 30;
@@ -65,7 +65,7 @@ export async function startServer(config: Config, logger: Logger) {
       }
       await database.close();
       logger.info('stopped');
-      logger.flush();
+      await flushLogs(logger);
     })();
     return stopping;
   };

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '../../config';
-import { createLogger, type Logger } from '../../logger';
+import { createLogger, flushLogs, type Logger } from '../../logger';
 import { type DatabaseHandle, openDatabase } from '../client';
 
 /** Runs one operator command with JSON progress logs; any failure is one clear line and exit code 1. */
@@ -12,7 +12,7 @@ export async function runCommand(name: string, command: (logger: Logger) => Prom
     logger.fatal({ err: error }, `${name} failed: ${message}`);
     process.exitCode = 1;
   } finally {
-    logger.flush();
+    await flushLogs(logger);
   }
 }
 

@@ -1,0 +1,75 @@
+import { afterAll, describe, expect, test } from 'bun:test';
+import { type ApiProcess, startApiProcess } from '../test/support/api-process';
+import { suiteDatabaseUrl } from '../test/support/database';
+import { createFreshDatabase } from '../test/support/postgres';
+
+const repoRoot = new URL('..', import.meta.url).pathname;
+
+async function runToExit(command: string[], env: Record<string, string>) {
+  const child = Bun.spawn(command, {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { code, stdout, stderr };
+}
+
+describe('start-up', () => {
+  test('bun start refuses to run without DATABASE_URL, in one line naming it', async () => {
+    const { code, stderr } = await runToExit(['bun', 'start'], {});
+    expect(code).toBe(1);
+    const lines = stderr.split('\n').filter((line) => line.startsWith('config error'));
+    expect(lines).toEqual([
+      'config error: DATABASE_URL must be set when APP_ENV is production (a postgres:// URL)',
+    ]);
+  });
+
+  test('a bad variable stops start-up with its name and the accepted values', async () => {
+    const { code, stderr } = await runToExit(['bun', 'src/index.ts'], { APP_ENV: 'test', LOG_FORMAT: 'xml' });
+    expect(code).toBe(1);
+    expect(stderr).toContain('config error: LOG_FORMAT must be one of json, pretty (got "xml")');
+  });
+});
+
+describe('a running server', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  test('logs JSON lines carrying the request id, and drains and exits 0 on SIGTERM', async () => {
+    // Production mode on the real Postgres when the suite has one; test mode on embedded PGlite otherwise.
+    let databaseUrl = '';
+    if (suiteDatabaseUrl) {
+      const fresh = await createFreshDatabase(suiteDatabaseUrl);
+      cleanups.push(fresh.drop);
+      databaseUrl = fresh.url;
+    }
+    const api: ApiProcess = await startApiProcess({
+      databaseUrl,
+      env: { APP_ENV: suiteDatabaseUrl ? 'production' : 'test', LOG_LEVEL: 'info' },
+    });
+    cleanups.push(() => api.stop('SIGKILL'));
+
+    const response = await fetch(`${api.url}/api/stats`, { headers: { 'x-request-id': 'proc-test-1' } });
+    expect(response.status).toBe(200);
+    expect(await api.stop('SIGTERM')).toBe(0);
+
+    const lines = api
+      .logs()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['listening', 'stopped']));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ request_id: 'proc-test-1', route: '/api/stats', status: 200, level: 'info' }),
+    );
+    expect(lines.every((line) => typeof line.time === 'string')).toBeTrue();
+  });
+});

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { type ApiProcess, startApiProcess } from '../support/api-process';
+import {
+  postgresBinariesMissing,
+  startThrowawayPostgres,
+  type ThrowawayPostgres,
+} from '../support/throwaway-postgres';
+
+if (postgresBinariesMissing)
+  console.warn('database outage test skipped: initdb and pg_ctl are not installed');
+
+/** Polls until `check` returns true, and says how long that took; fails after `limitMs`. */
+async function within(limitMs: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (!(await check().catch(() => false))) {
+    if (Date.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`);
+    await Bun.sleep(100);
+  }
+  return Date.now() - started;
+}
+
+describe.skipIf(postgresBinariesMissing)('when the database goes away and comes back', () => {
+  let postgres: ThrowawayPostgres;
+  let api: ApiProcess;
+  const loan = { borrower_id: 'usr_outage', amount: '100.00', currency: 'KES' };
+  const post = () =>
+    fetch(`${api.url}/api/loans`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(loan),
+      signal: AbortSignal.timeout(10_000),
+    });
+
+  beforeAll(async () => {
+    postgres = await startThrowawayPostgres();
+    api = await startApiProcess({ databaseUrl: postgres.url, env: { RATE_LIMIT_PER_MINUTE: '0' } });
+  }, 60_000);
+  afterAll(async () => {
+    await api?.stop('SIGKILL');
+    await postgres?.destroy();
+  });
+
+  test('readiness fails fast, writes get 503, and the same process recovers by itself', async () => {
+    expect((await post()).status).toBe(201);
+    const pid = api.process.pid;
+
+    await postgres.stop();
+    const readyDown = await within(3_000, async () => (await fetch(`${api.url}/ready`)).status === 503);
+    expect((await fetch(`${api.url}/health`)).status).toBe(200);
+    const started = Date.now();
+    const refused = await post();
+    const refusedAfter = Date.now() - started;
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('content-type')).toStartWith('application/problem+json');
+    const body = await refused.text();
+    expect(body).not.toMatch(/ECONNREFUSED|postgres|select|insert/i);
+    expect(refusedAfter).toBeLessThan(5_000);
+
+    await postgres.start();
+    const readyUp = await within(20_000, async () => (await fetch(`${api.url}/ready`)).status === 200);
+    const createdAgain = await within(20_000, async () => (await post()).status === 201);
+    expect(api.process.pid).toBe(pid);
+    expect(api.process.exitCode).toBeNull();
+    console.info(
+      `outage: /ready 503 after ${readyDown} ms, POST 503 in ${refusedAfter} ms; ` +
+        `recovered: /ready 200 after ${readyUp} ms, POST 201 ${createdAgain} ms later`,
+    );
+  }, 60_000);
+});
