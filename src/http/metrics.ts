@@ -39,13 +39,25 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
     registers: [registry],
   });
 
+  // Label lookups hash the label object on every call; one child per (method, route, status) is kept instead.
+  const series = new Map<
+    string,
+    { duration: ReturnType<typeof duration.labels>; requests: ReturnType<typeof requests.labels> }
+  >();
+
   return {
     registry,
     loansCreated,
     observeRequest({ method, route, status, durationSeconds }: CompletedRequest) {
-      const labels = { method, route, status: String(status) };
-      duration.observe(labels, durationSeconds);
-      requests.inc(labels);
+      const key = `${method} ${route} ${status}`;
+      let children = series.get(key);
+      if (!children) {
+        const labels = { method, route, status: String(status) };
+        children = { duration: duration.labels(labels), requests: requests.labels(labels) };
+        series.set(key, children);
+      }
+      children.duration.observe(durationSeconds);
+      children.requests.inc();
     },
     /** The same object, with every async method counted in db_pool_queries_in_flight while it runs. */
     trackQueries<T extends object>(repository: T): T {

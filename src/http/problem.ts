@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
 
 /** One RFC 9457 problem per status the API answers with; `type` is a stable identifier clients can switch on. */
@@ -27,7 +28,7 @@ export const ProblemSchema = t.Object(
   {
     type: t.String({ examples: ['https://branchloans.com/problems/validation-failed'] }),
     title: t.String({ examples: ['Validation failed'] }),
-    status: t.Integer({ examples: [422] }),
+    status: Type.Integer({ examples: [422] }),
     detail: t.String({ examples: ['The request body breaks 1 rule.'] }),
     errors: t.Optional(t.Array(FieldError)),
   },

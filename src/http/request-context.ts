@@ -20,8 +20,8 @@ const startedAt = new WeakMap<Request, number>();
 export const requestIdOf = (headers: Record<string, unknown>): string => String(headers[REQUEST_ID_HEADER]);
 
 /**
- * Gives every request an id (the client's, when it is sane) and a child logger that stamps it on every line;
- * when the response is sent, writes one access-log line and tells `onCompleted`.
+ * Gives every request an id (the client's, when it is sane), which every log line about it carries; when the
+ * response is sent, writes one access-log line and tells `onCompleted`.
  */
 export const requestContext = (logger: Logger, onCompleted?: (request: CompletedRequest) => void) =>
   new Elysia({ name: 'request-context' })
@@ -31,7 +31,6 @@ export const requestContext = (logger: Logger, onCompleted?: (request: Completed
       set.headers[REQUEST_ID_HEADER] =
         offered && SANE_REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
     })
-    .derive({ as: 'global' }, ({ set }) => ({ log: logger.child({ request_id: requestIdOf(set.headers) }) }))
     .onAfterResponse({ as: 'global' }, ({ request, route, set }) => {
       const completed: CompletedRequest = {
         requestId: requestIdOf(set.headers),

@@ -10,8 +10,9 @@ const money = t.String({ pattern: '^\\d+\\.\\d{2}$', examples: ['12000.50'] });
 const isoTime = t.String({ format: 'date-time', examples: ['2026-11-26T07:09:37.969Z'] });
 
 // Fractional JSON numbers reach validation as the literal text the client wrote (see http/json-body.ts), so
-// each decimal field is an integer or a decimal string here, and is never a binary float. Body integers use
-// TypeBox's own Integer: Elysia's t.Integer would also take a numeric string and round it through a float.
+// each decimal field is an integer or a decimal string here, and is never a binary float. Integers are
+// TypeBox's own: Elysia's t.Integer also takes a numeric string, rounds it through a float, and makes every
+// response pass through a transform.
 // A union reports a single error, so its message states the whole rule.
 const decimalInput = (
   format: string,
@@ -27,7 +28,7 @@ export const LoanModel = {
       amount: money,
       currency: t.String({ examples: ['INR'] }),
       status: t.UnionEnum(loanStatuses),
-      term_months: t.Nullable(t.Integer({ examples: [6] })),
+      term_months: t.Nullable(Type.Integer({ examples: [6] })),
       interest_rate_apr: t.Nullable(t.String({ examples: ['24.00'] })),
       created_at: isoTime,
       updated_at: isoTime,
@@ -55,7 +56,7 @@ export const LoanModel = {
         examples: ['INR'],
       }),
       term_months: t.Optional(
-        t.Integer({
+        Type.Integer({
           minimum: 1,
           maximum: 360,
           error: 'term_months must be an integer from 1 to 360',
