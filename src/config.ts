@@ -30,7 +30,9 @@ const EnvSchema = t.Object({
   LOG_FORMAT: t.Optional(literals(['json', 'pretty'] as const)),
   DB_POOL_MAX: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: 'an integer from 1 to 100' })),
   RATE_LIMIT_PER_MINUTE: t.Optional(count(1_000_000)),
-  TRUSTED_PROXIES: t.Optional(t.String({ description: 'a comma-separated list of IP addresses' })),
+  TRUSTED_PROXIES: t.Optional(
+    t.String({ description: 'a comma-separated list of IP addresses and IPv4 CIDR ranges' }),
+  ),
   METRICS_TOKEN: t.Optional(
     t.String({ minLength: 16, description: 'a bearer token of 16 characters or more' }),
   ),

@@ -71,13 +71,13 @@ export async function startApiProcess(options: ApiProcessOptions): Promise<ApiPr
     stdout: 'pipe',
     stderr: 'pipe',
   });
-  void collect(child.stdout, output);
-  void collect(child.stderr, output);
+  const drained = Promise.all([collect(child.stdout, output), collect(child.stderr, output)]);
 
   const host = options.env?.HOST ?? '127.0.0.1';
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const logs = () => output.join('');
-  const exited = child.exited;
+  // Resolves once the process has ended and everything it wrote has been read, so logs() is complete.
+  const exited = Promise.all([child.exited, drained]).then(([code]) => code);
   let ended = false;
   void exited.then(() => {
     ended = true;
