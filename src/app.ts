@@ -32,7 +32,7 @@ export function createApp({ config, database, logger }: AppDependencies) {
     .use(errorHandler(logger))
     .use(rateLimit({ perMinute: config.rateLimitPerMinute, trustedProxies: config.trustedProxies }))
     .use(jsonBody)
-    .use(docs)
+    .use(docs())
     .use(healthRoutes(database.db))
     .use(metricsRoutes(metrics, config.metricsToken))
     .use(loanRoutes(loans, { onCreated: () => metrics.loansCreated.inc() }))

@@ -16,30 +16,34 @@ const offlineScalarConfig: Record<string, unknown> = {
   telemetry: false,
 };
 
-/** The OpenAPI document at /docs/json and the Scalar UI at /docs, every asset served from this host. */
-export const docs = new Elysia({ name: 'docs' })
-  .get(SCALAR_BUNDLE_ROUTE, () => scalarBundle, { detail: { hide: true } })
-  .use(
-    swagger({
-      path: '/docs',
-      specPath: '/docs/json',
-      provider: 'scalar',
-      scalarCDN: SCALAR_BUNDLE_ROUTE,
-      scalarConfig: offlineScalarConfig,
-      exclude: [SCALAR_BUNDLE_ROUTE],
-      documentation: {
-        info: {
-          title: 'Branch Loans API',
-          version: packageJson.version,
-          description:
-            'Create and read microloans and see portfolio statistics. Money is a decimal string with two ' +
-            'places; every error is RFC 9457 application/problem+json.',
+/**
+ * The OpenAPI document at /docs/json and the Scalar UI at /docs, every asset served from this host. A factory:
+ * the swagger plugin keeps one pre-built response per instance, which two apps must not share.
+ */
+export const docs = () =>
+  new Elysia({ name: 'docs' })
+    .get(SCALAR_BUNDLE_ROUTE, () => scalarBundle, { detail: { hide: true } })
+    .use(
+      swagger({
+        path: '/docs',
+        specPath: '/docs/json',
+        provider: 'scalar',
+        scalarCDN: SCALAR_BUNDLE_ROUTE,
+        scalarConfig: offlineScalarConfig,
+        exclude: [SCALAR_BUNDLE_ROUTE],
+        documentation: {
+          info: {
+            title: 'Branch Loans API',
+            version: packageJson.version,
+            description:
+              'Create and read microloans and see portfolio statistics. Money is a decimal string with two ' +
+              'places; every error is RFC 9457 application/problem+json.',
+          },
+          tags: [
+            { name: 'Loans', description: 'Create, read and page through loans' },
+            { name: 'Stats', description: 'Portfolio statistics' },
+            { name: 'Operations', description: 'Liveness, readiness and metrics' },
+          ],
         },
-        tags: [
-          { name: 'Loans', description: 'Create, read and page through loans' },
-          { name: 'Stats', description: 'Portfolio statistics' },
-          { name: 'Operations', description: 'Liveness, readiness and metrics' },
-        ],
-      },
-    }),
-  );
+      }),
+    );
