@@ -44,6 +44,8 @@ export async function startServer(config: Config, logger: Logger) {
     hostname: config.host,
     // Slightly above the app's own limit, so the app answers 413 as problem+json and Bun stops anything larger.
     maxRequestBodySize: MAX_BODY_BYTES * 2,
+    // Elysia turns SO_REUSEPORT on, which lets a second server share the port silently; a port in use is an error.
+    reusePort: false,
   });
   const url = `http://${config.host}:${app.server?.port}`;
   logger.info({ url, env: config.appEnv, database: database.driver }, 'listening');
