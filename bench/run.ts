@@ -39,13 +39,29 @@ async function startServer(entry: string, env: Record<string, string>) {
     if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}`);
     await Bun.sleep(50);
   }
-  return { url, stop: () => child.kill() };
+  return { url, pid: child.pid, stop: () => child.kill() };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; the kernel counts in 1/100 s ticks. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** One load run, with the CPU the server spent per request: a figure neighbours on a shared machine barely move. */
+async function measure(server: { url: string; pid: number }, path: string, body: string | undefined) {
+  const before = await cpuSeconds(server.pid);
+  const result = await tool.run(server.url + path, body, seconds, CONNECTIONS);
+  const cpu = (await cpuSeconds(server.pid)) - before;
+  return { ...result, cpuMicros: (cpu * 1e6) / (result.rps * seconds) };
 }
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-const summary = (runs: LoadResult[]) => ({
+type Run = LoadResult & { cpuMicros: number };
+const summary = (runs: Run[]) => ({
   rps: median(runs.map((r) => r.rps)),
+  cpuMicros: median(runs.map((r) => r.cpuMicros)),
   p50: median(runs.map((r) => r.p50)),
   p99: median(runs.map((r) => r.p99)),
   failures: runs.reduce((sum, r) => sum + r.failures, 0),
@@ -81,13 +97,13 @@ try {
   ];
 
   for (const route of routes) {
-    const runs: Record<keyof typeof servers, LoadResult[]> = { service: [], raw: [] };
+    const runs: Record<keyof typeof servers, Run[]> = { service: [], raw: [] };
     // One short warm-up each (JIT, prepared statements, pool), then alternate so noise hits both alike.
     for (const server of Object.values(servers))
       await tool.run(server.url + route.path, route.body, 2, CONNECTIONS);
     for (let round = 0; round < rounds; round++) {
-      for (const [name, server] of Object.entries(servers) as [keyof typeof servers, { url: string }][]) {
-        runs[name].push(await tool.run(server.url + route.path, route.body, seconds, CONNECTIONS));
+      for (const name of ['service', 'raw'] as const) {
+        runs[name].push(await measure(servers[name], route.path, route.body));
       }
     }
     const [s, r] = [summary(runs.service), summary(runs.raw)];
@@ -97,12 +113,13 @@ try {
     ] as const) {
       console.log(
         `${route.name.padEnd(20)} ${label.padEnd(8)} ${x.rps.toFixed(0).padStart(6)} req/s  ` +
-          `p50 ${x.p50.toFixed(2).padStart(6)} ms  p99 ${x.p99.toFixed(2).padStart(6)} ms  failures ${x.failures}`,
+          `p50 ${x.p50.toFixed(2).padStart(6)} ms  p99 ${x.p99.toFixed(2).padStart(6)} ms  ` +
+          `CPU ${x.cpuMicros.toFixed(0).padStart(3)} µs/request  failures ${x.failures}`,
       );
     }
     console.log(
       `${route.name.padEnd(20)} ratio    service/raw ${(s.rps / r.rps).toFixed(2)}x req/s, ` +
-        `${(s.p99 / r.p99).toFixed(2)}x p99`,
+        `${(s.p99 / r.p99).toFixed(2)}x p99, ${(s.cpuMicros / r.cpuMicros).toFixed(2)}x CPU per request`,
     );
   }
 } finally {

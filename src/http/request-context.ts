@@ -1,4 +1,4 @@
-import { Elysia } from 'elysia';
+import { Elysia, ElysiaCustomStatusResponse } from 'elysia';
 import type { Logger } from '../logger';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -20,8 +20,8 @@ const startedAt = new WeakMap<Request, number>();
 export const requestIdOf = (headers: Record<string, unknown>): string => String(headers[REQUEST_ID_HEADER]);
 
 /**
- * Gives every request an id (the client's, when it is sane), which every log line about it carries; when the
- * response is sent, writes one access-log line and tells `onCompleted`.
+ * Gives every request an id (the client's, when it is sane), which every log line about it carries; as the
+ * response goes out, writes one access-log line and tells `onCompleted`.
  */
 export const requestContext = (logger: Logger, onCompleted?: (request: CompletedRequest) => void) =>
   new Elysia({ name: 'request-context' })
@@ -31,12 +31,19 @@ export const requestContext = (logger: Logger, onCompleted?: (request: Completed
       set.headers[REQUEST_ID_HEADER] =
         offered && SANE_REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
     })
-    .onAfterResponse({ as: 'global' }, ({ request, route, set }) => {
+    // mapResponse runs once for every response (handler, error or no route) just before it is sent, and
+    // synchronously: cheaper than onAfterResponse, which Elysia schedules on a later tick.
+    .mapResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
       const completed: CompletedRequest = {
         requestId: requestIdOf(set.headers),
         method: request.method,
         route: route || 'unmatched',
-        status: typeof set.status === 'number' ? set.status : 200,
+        status:
+          responseValue instanceof ElysiaCustomStatusResponse
+            ? responseValue.code
+            : typeof set.status === 'number'
+              ? set.status
+              : 200,
         durationSeconds: (performance.now() - (startedAt.get(request) ?? performance.now())) / 1000,
       };
       logger.info(
@@ -50,4 +57,7 @@ export const requestContext = (logger: Logger, onCompleted?: (request: Completed
         'request',
       );
       onCompleted?.(completed);
+      // Handed back unchanged (Elysia maps whatever this returns, not only a Response): on the no-route path
+      // it would send an empty body if this returned nothing. The loans tests' 404 case guards it.
+      return responseValue as Response;
     });
