@@ -20,16 +20,17 @@ async function output(command: string[]): Promise<string> {
 const milliseconds = (value: string, unit: string) =>
   Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
 
-/** The two load generators the bench can drive; each GETs, or POSTs a JSON body, for a number of seconds. */
-export const loadTools = {
+export interface LoadTool {
+  name: string;
+  /** GETs `url`, or POSTs `body` as JSON to it, for `seconds` over `connections` connections. */
+  run: (url: string, body: string | undefined, seconds: number, connections: number) => Promise<LoadResult>;
+}
+
+/** The two load generators the bench can drive. */
+export const loadTools: Record<'wrk' | 'autocannon', LoadTool> = {
   wrk: {
     name: 'wrk',
-    async run(
-      url: string,
-      body: string | undefined,
-      seconds: number,
-      connections: number,
-    ): Promise<LoadResult> {
+    async run(url, body, seconds, connections) {
       const args = ['wrk', '-t2', `-c${connections}`, `-d${seconds}s`, '--latency'];
       if (body) {
         const script = join(mkdtempSync(join(tmpdir(), 'bench-')), 'post.lua');
@@ -57,12 +58,7 @@ export const loadTools = {
   },
   autocannon: {
     name: 'autocannon',
-    async run(
-      url: string,
-      body: string | undefined,
-      seconds: number,
-      connections: number,
-    ): Promise<LoadResult> {
+    async run(url, body, seconds, connections) {
       const cli = new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname;
       const args = ['-c', String(connections), '-d', String(seconds), '-j'];
       if (body) args.push('-m', 'POST', '-H', 'content-type=application/json', '-b', body);

@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { createTestApp, type TestApp } from '../../test/support/app';
+import { expect, test } from 'bun:test';
+import { useTestApp } from '../../test/support/app';
 import { isEmpty, sampleLoans, seedSampleLoans } from './seed';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t.close());
+const t = useTestApp();
 
 test('seeding inserts the five sample loans once, however often it runs', async () => {
   expect(await isEmpty(t.database.db)).toBeTrue();

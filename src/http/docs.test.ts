@@ -1,11 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createTestApp, type TestApp } from '../../test/support/app';
+import { beforeAll, describe, expect, test } from 'bun:test';
+import { useTestApp } from '../../test/support/app';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t.close());
+const t = useTestApp();
 
 type OpenApi = {
   components: { schemas: Record<string, unknown> };

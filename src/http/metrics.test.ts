@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createTestApp, type TestApp } from '../../test/support/app';
+import { describe, expect, test } from 'bun:test';
+import { useTestApp } from '../../test/support/app';
 
 // One sample line of the Prometheus text format: name, optional labels, a value (Prometheus reads NaN in any case).
 const SAMPLE =
@@ -17,18 +17,13 @@ function parse(text: string): Map<string, number> {
 }
 
 describe('GET /metrics', () => {
-  let t: TestApp;
+  const t = useTestApp();
   const scrape = async () => {
     const response = await t.req('/metrics');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     return parse(await response.text());
   };
-  beforeAll(async () => {
-    t = await createTestApp();
-  });
-  afterAll(() => t.close());
-
   test('parses as Prometheus text and has process and pool metrics', async () => {
     const samples = await scrape();
     expect(samples.get('process_resident_memory_bytes')).toBeGreaterThan(0);
@@ -69,11 +64,7 @@ describe('GET /metrics', () => {
 });
 
 describe('GET /metrics with METRICS_TOKEN', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await createTestApp({ metricsToken: 'a-long-enough-secret-token' });
-  });
-  afterAll(() => t.close());
+  const t = useTestApp({ metricsToken: 'a-long-enough-secret-token' });
 
   test('refuses a scrape without the bearer token', async () => {
     for (const authorization of [undefined, 'Bearer wrong-token-of-some-length']) {

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from 'bun:test';
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
@@ -56,4 +57,17 @@ export function listen(testApp: TestApp): { url: string; stop: () => Promise<voi
       await server.stop(true);
     },
   };
+}
+
+/**
+ * A test app for the enclosing file or describe block: created in beforeAll, closed in afterAll. The object
+ * returned is filled in when beforeAll runs, so tests use it directly.
+ */
+export function useTestApp(overrides: Partial<Config> = {}): TestApp {
+  const testApp = {} as TestApp;
+  beforeAll(async () => {
+    Object.assign(testApp, await createTestApp(overrides));
+  });
+  afterAll(() => testApp.close());
+  return testApp;
 }

@@ -1,13 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { beforeEach, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { createTestApp, type TestApp } from '../../../test/support/app';
+import { useTestApp } from '../../../test/support/app';
 import type { Stats } from './model';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t.close());
+const t = useTestApp();
 beforeEach(async () => {
   await t.database.db.execute(sql`TRUNCATE loans`);
 });
