@@ -1,10 +1,5 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { type ApiProcess, startApiProcess } from '../support/api-process';
-import {
-  postgresBinariesMissing,
-  startThrowawayPostgres,
-  type ThrowawayPostgres,
-} from '../support/throwaway-postgres';
+import { describe, expect, test } from 'bun:test';
+import { postgresBinariesMissing, useApiOnThrowawayPostgres } from '../support/throwaway-postgres';
 
 if (postgresBinariesMissing)
   console.warn('database outage test skipped: initdb and pg_ctl are not installed');
@@ -20,27 +15,18 @@ async function within(limitMs: number, check: () => Promise<boolean>): Promise<n
 }
 
 describe.skipIf(postgresBinariesMissing)('when the database goes away and comes back', () => {
-  let postgres: ThrowawayPostgres;
-  let api: ApiProcess;
+  const running = useApiOnThrowawayPostgres();
   const loan = { borrower_id: 'usr_outage', amount: '100.00', currency: 'KES' };
   const post = () =>
-    fetch(`${api.url}/api/loans`, {
+    fetch(`${running.api.url}/api/loans`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(loan),
       signal: AbortSignal.timeout(10_000),
     });
 
-  beforeAll(async () => {
-    postgres = await startThrowawayPostgres();
-    api = await startApiProcess({ databaseUrl: postgres.url, env: { RATE_LIMIT_PER_MINUTE: '0' } });
-  }, 60_000);
-  afterAll(async () => {
-    await api?.stop('SIGKILL');
-    await postgres?.destroy();
-  });
-
   test('readiness fails fast, writes get 503, and the same process recovers by itself', async () => {
+    const { api, postgres } = running;
     expect((await post()).status).toBe(201);
     const pid = api.process.pid;
 

@@ -1,11 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
-import { type ApiProcess, startApiProcess } from '../support/api-process';
-import {
-  postgresBinariesMissing,
-  startThrowawayPostgres,
-  type ThrowawayPostgres,
-} from '../support/throwaway-postgres';
+import { postgresBinariesMissing, useApiOnThrowawayPostgres } from '../support/throwaway-postgres';
 
 if (postgresBinariesMissing) console.warn('SIGTERM set test skipped: initdb and pg_ctl are not installed');
 
@@ -14,19 +9,10 @@ const CONCURRENCY = 50;
 const SIGTERM_AFTER_ACKS = 150;
 
 describe.skipIf(postgresBinariesMissing)('SIGTERM in the middle of a burst of writes', () => {
-  let database: ThrowawayPostgres;
-  let api: ApiProcess;
-
-  beforeAll(async () => {
-    database = await startThrowawayPostgres();
-    api = await startApiProcess({ databaseUrl: database.url, env: { RATE_LIMIT_PER_MINUTE: '0' } });
-  }, 60_000);
-  afterAll(async () => {
-    await api?.stop('SIGKILL');
-    await database?.destroy();
-  });
+  const running = useApiOnThrowawayPostgres();
 
   test('every acknowledged loan is stored, nothing unasked-for is, and the process exits 0', async () => {
+    const { api, postgres: database } = running;
     const acknowledged = new Map<string, string>();
     const outcomes = new Map<string, number>();
     let next = 0;

@@ -1,7 +1,8 @@
+import { afterAll, beforeAll } from 'bun:test';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './api-process';
+import { type ApiProcess, freePort, startApiProcess } from './api-process';
 
 /** Postgres server binaries: PATH first, then Debian's versioned directory. */
 function binary(name: 'initdb' | 'pg_ctl'): string | undefined {
@@ -75,4 +76,21 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** For a fault test: a throwaway Postgres and one API process on it, started in beforeAll, gone after. */
+export function useApiOnThrowawayPostgres(): { postgres: ThrowawayPostgres; api: ApiProcess } {
+  const running = {} as { postgres: ThrowawayPostgres; api: ApiProcess };
+  beforeAll(async () => {
+    running.postgres = await startThrowawayPostgres();
+    running.api = await startApiProcess({
+      databaseUrl: running.postgres.url,
+      env: { RATE_LIMIT_PER_MINUTE: '0' },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await running.api?.stop('SIGKILL');
+    await running.postgres?.destroy();
+  });
+  return running;
 }
