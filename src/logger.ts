@@ -22,9 +22,33 @@ export function createLogger(
   if (config.logFormat === 'pretty') {
     return pino(options, pretty({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,service,env' }));
   }
-  // Lines are buffered up to 4 KiB between writes, which keeps a syscall off most requests; SIGTERM and fatal
-  // paths flush (flushLogs) before exiting.
-  return pino(options, pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  return pino(options, stdoutLines());
+}
+
+/**
+ * stdout through Bun's own buffered writer, flushed once per event-loop turn: every line a turn produces
+ * leaves in one write, and none waits for later traffic. Under Bun it costs about half of pino's default
+ * destination (sonic-boom) per line.
+ */
+function stdoutLines(): DestinationStream & { flush: (done: (error?: Error) => void) => void } {
+  const writer = Bun.stdout.writer();
+  let scheduled = false;
+  const flushNow = () => {
+    scheduled = false;
+    return writer.flush();
+  };
+  return {
+    write(line: string) {
+      writer.write(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushNow);
+      }
+    },
+    flush(done) {
+      Promise.resolve(flushNow()).then(() => done(), done);
+    },
+  };
 }
 
 /** Resolves once every buffered line is written: call it before the process exits. */

@@ -48,7 +48,7 @@ export async function startServer(config: Config, logger: Logger) {
     reusePort: false,
   });
   const url = `http://${config.host}:${app.server?.port}`;
-  logger.info({ url, env: config.appEnv, database: database.driver }, 'listening');
+  logger.info({ url, database: database.driver }, 'listening');
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
