@@ -45,7 +45,7 @@ export const errorHandler = (logger: Logger) =>
     else if (cause instanceof Problem) problem = cause;
     else if (error instanceof ValidationError) problem = fromValidation(error);
     else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');
-    else if (code === 'NOT_FOUND') problem = new Problem(404, `There is no route ${request.method} ${path}.`);
+    else if (code === 'NOT_FOUND') problem = new Problem(404, 'No route matches this method and path.');
     else if (isDatabaseUnavailable(error)) {
       problem = new Problem(503, 'The database is unreachable; retry shortly.', undefined, {
         'retry-after': '5',

@@ -327,8 +327,9 @@ describe('every response', () => {
     expect(JSON.stringify(t.logs)).not.toContain('usr_private_name');
   });
 
-  test('an unknown route is a 404 problem', async () => {
-    await expectProblem(await t.req('/api/nothing-here'), 404);
+  test('an unknown route is a 404 problem that does not repeat the path', async () => {
+    const problem = await expectProblem(await t.req('/api/<script>nothing-here'), 404);
+    expect(problem.detail).not.toContain('script');
     await expectProblem(await t.req('/api/loans', { method: 'DELETE' }), 404);
   });
 });
