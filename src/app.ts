@@ -38,5 +38,3 @@ export function createApp({ config, database, logger }: AppDependencies) {
     .use(loanRoutes(loans, { onCreated: () => metrics.loansCreated.inc() }))
     .use(statsRoutes(stats));
 }
-
-export type App = ReturnType<typeof createApp>;

@@ -2,27 +2,20 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { type ApiProcess, startApiProcess } from '../test/support/api-process';
 import { suiteDatabaseUrl } from '../test/support/database';
 import { createFreshDatabase } from '../test/support/postgres';
+import { runToExit } from '../test/support/run';
 
 const repoRoot = new URL('..', import.meta.url).pathname;
 
-async function runToExit(command: string[], env: Record<string, string>) {
-  const child = Bun.spawn(command, {
+/** Runs the service's own command in the repository with only the given variables (and PATH, HOME). */
+const runService = (command: string[], env: Record<string, string>) =>
+  runToExit(command, {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
   });
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return { code, stdout, stderr };
-}
 
 describe('start-up', () => {
   test('bun start refuses to run without DATABASE_URL, in one line naming it', async () => {
-    const { code, stderr } = await runToExit(['bun', 'start'], {});
+    const { code, stderr } = await runService(['bun', 'start'], {});
     expect(code).toBe(1);
     const lines = stderr.split('\n').filter((line) => line.startsWith('config error'));
     expect(lines).toEqual([
@@ -31,7 +24,10 @@ describe('start-up', () => {
   });
 
   test('a bad variable stops start-up with its name and the accepted values', async () => {
-    const { code, stderr } = await runToExit(['bun', 'src/index.ts'], { APP_ENV: 'test', LOG_FORMAT: 'xml' });
+    const { code, stderr } = await runService(['bun', 'src/index.ts'], {
+      APP_ENV: 'test',
+      LOG_FORMAT: 'xml',
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('config error: LOG_FORMAT must be one of json, pretty (got "xml")');
   });

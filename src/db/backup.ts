@@ -1,6 +1,6 @@
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import postgres from 'postgres';
+import { openSingleConnection } from './client';
 
 const BACKUP_FILE = /^loans-\d{8}T\d{6}Z\.dump$/;
 
@@ -38,7 +38,7 @@ export async function createBackup(options: { databaseUrl: string; dir: string; 
 
 /** Tables outside Postgres' own schemas: a database with none is empty. */
 async function countTables(databaseUrl: string): Promise<number> {
-  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  const sql = openSingleConnection(databaseUrl);
   try {
     const [row] = await sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`;

@@ -19,6 +19,10 @@ export const embeddedDataDir = new URL('../../.data/pglite', import.meta.url).pa
 // Short enough that a request fails fast with 503 while the database is down, long enough for a busy server.
 const CONNECT_TIMEOUT_SECONDS = 3;
 
+/** One dedicated connection, for work that must not share the pool: migrations under a lock, admin queries. */
+export const openSingleConnection = (url: string, connectTimeoutSeconds = CONNECT_TIMEOUT_SECONDS) =>
+  postgres(url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeoutSeconds });
+
 export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbPoolMax' | 'appEnv'>): DatabaseHandle {
   if (config.databaseUrl) {
     const client = postgres(config.databaseUrl, {

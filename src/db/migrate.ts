@@ -2,8 +2,7 @@ import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
-import postgres from 'postgres';
-import type { DatabaseHandle } from './client';
+import { type DatabaseHandle, openSingleConnection } from './client';
 
 const migrationsFolder = new URL('../../drizzle', import.meta.url).pathname;
 const MIGRATION_LOCK_KEY = 727_001;
@@ -17,7 +16,7 @@ export async function runMigrations(handle: DatabaseHandle): Promise<void> {
     await migratePglite(handle.db as unknown as PgliteDatabase, { migrationsFolder });
     return;
   }
-  const connection = postgres(handle.url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+  const connection = openSingleConnection(handle.url, 10);
   try {
     await connection`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
     await migratePostgres(drizzle(connection), { migrationsFolder });

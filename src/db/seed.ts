@@ -1,4 +1,3 @@
-import { count } from 'drizzle-orm';
 import type { Database } from './client';
 import { type LoanStatus, loans } from './schema';
 
@@ -31,6 +30,6 @@ export async function seedSampleLoans(db: Database): Promise<number> {
 }
 
 export async function isEmpty(db: Database): Promise<boolean> {
-  const [row] = await db.select({ total: count() }).from(loans);
-  return row?.total === 0;
+  const any = await db.select({ id: loans.id }).from(loans).limit(1);
+  return any.length === 0;
 }

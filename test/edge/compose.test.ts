@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { runToExit } from '../support/run';
 
 // No Docker engine here: compose.yaml is checked as data. Like compose, it is parsed first and then every string
 // value is interpolated (${VAR}, ${VAR:-default}, ${VAR:?message}, $$), so the assertions see the values a real
@@ -336,17 +337,11 @@ describe('compose.yaml', () => {
 
   test('passes dclint, a maintained compose linter, with no errors or warnings', async () => {
     const dclint = join(repoRoot, 'node_modules/dclint/bin/dclint.cjs');
-    const child = Bun.spawn([process.execPath, dclint, composeFile, '--max-warnings', '0'], {
-      cwd: repoRoot,
-      stdout: 'pipe',
-      stderr: 'pipe',
-    });
-    const [out, err, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    expect(`${out}${err}`.trim()).toBe('');
+    const { code, stdout, stderr } = await runToExit(
+      [process.execPath, dclint, composeFile, '--max-warnings', '0'],
+      { cwd: repoRoot },
+    );
+    expect(`${stdout}${stderr}`.trim()).toBe('');
     expect(code).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { type ApiProcess, freePort, startApiProcess } from '../support/api-process';
 import { createFreshDatabase } from '../support/postgres';
+import { runToExit } from '../support/run';
 
 // The real thing, end to end: two API processes on a fresh Postgres database, and Caddy running the repo's
 // Caddyfile in front of them on loopback, with a brand-new local CA in a temporary data directory.
@@ -42,19 +43,8 @@ let dropDatabase: (() => Promise<void>) | undefined;
 let workDir: string | undefined;
 let edge: Edge;
 
-async function curl(args: string[]): Promise<CurlResult> {
-  const child = Bun.spawn(['curl', '--silent', '--show-error', '--max-time', '10', ...args], {
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]);
-  return { code, stdout, stderr };
-}
+const curl = (args: string[]): Promise<CurlResult> =>
+  runToExit(['curl', '--silent', '--show-error', '--max-time', '10', ...args]);
 
 /** curl pointed at branchloans.com on the loopback edge, verifying against the run's local root CA. */
 const curlEdge = (args: string[]) =>

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
+import { runToExit } from '../support/run';
 
 type Step = {
   id?: string;
@@ -700,12 +701,7 @@ describe('schema validation (action-validator)', () => {
   async function validate(text: string, name: string): Promise<{ code: number; output: string }> {
     const file = join(mkdtempSync(join(tmpdir(), 'workflow-')), name);
     writeFileSync(file, text);
-    const child = Bun.spawn([process.execPath, cli, file], { stdout: 'pipe', stderr: 'pipe' });
-    const [code, stdout, stderr] = await Promise.all([
-      child.exited,
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
+    const { code, stdout, stderr } = await runToExit([process.execPath, cli, file]);
     return { code, output: stdout + stderr };
   }
 

@@ -1,6 +1,16 @@
-import postgres from 'postgres';
+import { openSingleConnection } from '../../src/db/client';
 
 let created = 0;
+
+/** Runs one administrative statement on the server at `baseUrl`, on a connection of its own. */
+async function administer(baseUrl: string, statement: string): Promise<void> {
+  const admin = openSingleConnection(baseUrl);
+  try {
+    await admin.unsafe(statement);
+  } finally {
+    await admin.end();
+  }
+}
 
 /**
  * A new, empty database on the Postgres that DATABASE_URL points at, named for this process, and a function
@@ -10,17 +20,11 @@ export async function createFreshDatabase(
   baseUrl: string,
 ): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `loans_test_${process.pid}_${Date.now().toString(36)}_${++created}`;
-  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
+  await administer(baseUrl, `CREATE DATABASE ${name}`);
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
-    drop: async () => {
-      const cleanup = postgres(baseUrl, { max: 1, onnotice: () => {} });
-      await cleanup.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
-    },
+    drop: () => administer(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }

@@ -3,6 +3,7 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApiProcess, freePort, startApiProcess } from './api-process';
+import { runToExit } from './run';
 
 /** Postgres server binaries: PATH first, then Debian's versioned directory. */
 function binary(name: 'initdb' | 'pg_ctl'): string | undefined {
@@ -32,13 +33,8 @@ const asServerUser = (command: string[]) =>
 const idOfPostgres = (flag: '-u' | '-g') => Number(Bun.spawnSync(['id', flag, 'postgres']).stdout.toString());
 
 async function run(command: string[]): Promise<void> {
-  const child = Bun.spawn(asServerUser(command), { stdout: 'pipe', stderr: 'pipe' });
-  const [code, out, err] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  if (code !== 0) throw new Error(`${command.join(' ')} exited with ${code}:\n${out}${err}`);
+  const { code, stdout, stderr } = await runToExit(asServerUser(command));
+  if (code !== 0) throw new Error(`${command.join(' ')} exited with ${code}:\n${stdout}${stderr}`);
 }
 
 /** A private Postgres cluster on a free loopback port, which a test may stop and start at will. */

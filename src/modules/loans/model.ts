@@ -103,4 +103,3 @@ export const LoanModel = {
 };
 
 export type Loan = typeof LoanModel.loan.static;
-export type CreateLoan = typeof LoanModel.createLoan.static;
