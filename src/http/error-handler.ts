@@ -29,10 +29,10 @@ function fromValidation(error: ValidationError): Problem {
     return new Problem(
       422,
       `The request body breaks ${errors.length} rule${errors.length === 1 ? '' : 's'}.`,
-      errors,
+      { errors },
     );
   }
-  return new Problem(400, errors.map((e) => e.message).join('; '), errors);
+  return new Problem(400, errors.map((e) => e.message).join('; '), { errors });
 }
 
 /** Maps every failure to RFC 9457 problem+json; what a client sees never includes a stack, SQL or driver text. */
@@ -47,9 +47,7 @@ export const errorHandler = (logger: Logger) =>
     else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');
     else if (code === 'NOT_FOUND') problem = new Problem(404, 'No route matches this method and path.');
     else if (isDatabaseUnavailable(error)) {
-      problem = new Problem(503, 'The database is unreachable; retry shortly.', undefined, {
-        'retry-after': '5',
-      });
+      problem = Problem.databaseUnavailable('The database is unreachable; retry shortly.');
       logger.warn({ request_id: requestIdOf(set.headers), err: error }, 'database unreachable');
     } else {
       const requestId = requestIdOf(set.headers);

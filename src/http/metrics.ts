@@ -86,8 +86,8 @@ export const metricsRoutes = (metrics: Metrics, token: string | undefined) =>
     '/metrics',
     async ({ headers, set }) => {
       if (token && headers.authorization !== `Bearer ${token}`) {
-        throw new Problem(401, 'Send Authorization: Bearer <METRICS_TOKEN> to read metrics.', undefined, {
-          'www-authenticate': 'Bearer',
+        throw new Problem(401, 'Send Authorization: Bearer <METRICS_TOKEN> to read metrics.', {
+          headers: { 'www-authenticate': 'Bearer' },
         });
       }
       set.headers['content-type'] = metrics.registry.contentType;

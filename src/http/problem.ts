@@ -5,7 +5,10 @@ import { t } from 'elysia';
 const problemKinds = {
   400: { slug: 'bad-request', title: 'Bad request' },
   401: { slug: 'unauthorized', title: 'Unauthorized' },
+  403: { slug: 'forbidden', title: 'Forbidden' },
   404: { slug: 'not-found', title: 'Not found' },
+  409: { slug: 'conflict', title: 'Conflict' },
+  412: { slug: 'precondition-failed', title: 'Precondition failed' },
   413: { slug: 'payload-too-large', title: 'Payload too large' },
   415: { slug: 'unsupported-media-type', title: 'Unsupported media type' },
   422: { slug: 'validation-failed', title: 'Validation failed' },
@@ -17,6 +20,7 @@ const problemKinds = {
 export type ProblemStatus = keyof typeof problemKinds;
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const PROBLEM_TYPE_BASE = 'https://branchloans.com/problems/';
 
 export const FieldError = t.Object({
   path: t.String({ description: 'JSON Pointer to the offending field', examples: ['/amount'] }),
@@ -36,22 +40,42 @@ export const ProblemSchema = t.Object(
 );
 export type ProblemBody = typeof ProblemSchema.static;
 
+export interface ProblemOptions {
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+  /** A more specific problem type than the status's own (`invalid-transition`), with its title. */
+  kind?: { slug: string; title: string };
+}
+
+/** Seconds a client should wait before retrying while the database is unavailable. */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 /** An error the API means to show its client, thrown anywhere on the request path. */
 export class Problem extends Error {
+  readonly errors?: FieldError[];
+  readonly headers?: Record<string, string>;
+  readonly kind: { slug: string; title: string };
+
   constructor(
     readonly status: ProblemStatus,
     readonly detail: string,
-    readonly errors?: FieldError[],
-    readonly headers?: Record<string, string>,
+    options: ProblemOptions = {},
   ) {
     super(detail);
+    this.errors = options.errors;
+    this.headers = options.headers;
+    this.kind = options.kind ?? problemKinds[status];
+  }
+
+  /** 503 with the Retry-After every "database unavailable" answer carries. */
+  static databaseUnavailable(detail: string): Problem {
+    return new Problem(503, detail, { headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } });
   }
 
   get body(): ProblemBody {
-    const { slug, title } = problemKinds[this.status];
     return {
-      type: `https://branchloans.com/problems/${slug}`,
-      title,
+      type: `${PROBLEM_TYPE_BASE}${this.kind.slug}`,
+      title: this.kind.title,
       status: this.status,
       detail: this.detail,
       ...(this.errors && { errors: this.errors }),

@@ -55,14 +55,9 @@ export function rateLimit({ perMinute, trustedProxies }: { perMinute: number; tr
     set.headers['ratelimit-remaining'] = String(result.remaining);
     set.headers['ratelimit-reset'] = String(result.resetSeconds);
     if (!result.allowed) {
-      throw new Problem(
-        429,
-        `Over ${perMinute} requests a minute; retry in ${result.retryAfterSeconds} s.`,
-        undefined,
-        {
-          'retry-after': String(result.retryAfterSeconds),
-        },
-      );
+      throw new Problem(429, `Over ${perMinute} requests a minute; retry in ${result.retryAfterSeconds} s.`, {
+        headers: { 'retry-after': String(result.retryAfterSeconds) },
+      });
     }
   });
 }

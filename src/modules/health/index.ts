@@ -33,7 +33,7 @@ export const healthRoutes = (db: Database) =>
         try {
           await pingDatabase(db);
         } catch {
-          throw new Problem(503, 'The database is not answering.', undefined, { 'retry-after': '5' });
+          throw Problem.databaseUnavailable('The database is not answering.');
         }
         return { status: 'ready' as const };
       },

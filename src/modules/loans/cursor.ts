@@ -18,7 +18,7 @@ export function decodeCursor(cursor: string): PagePosition {
     throw new Problem(
       400,
       'The cursor is not one this API issued; copy it from the Link header of the previous page.',
-      [{ path: '/cursor', message: 'cursor is not valid' }],
+      { errors: [{ path: '/cursor', message: 'cursor is not valid' }] },
     );
   }
   return { createdAt: match[1], id: match[2] };

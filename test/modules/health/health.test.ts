@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createTestApp, type TestApp } from '../../../test/support/app';
+import { createTestApp, type TestApp } from '../../support/app';
 
 describe('liveness and readiness', () => {
   let t: TestApp;

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from 'bun:test';
-import { useTestApp } from '../../test/support/app';
+import { useTestApp } from '../support/app';
 
 const t = useTestApp();
 

@@ -3,11 +3,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { createFreshDatabase } from '../../test/support/postgres';
-import { createBackup, restoreBackup } from './backup';
-import { openDatabase } from './client';
-import { runMigrations } from './migrate';
-import { seedSampleLoans } from './seed';
+import { createBackup, restoreBackup } from '../../src/db/backup';
+import { openDatabase } from '../../src/db/client';
+import { runMigrations } from '../../src/db/migrate';
+import { seedSampleLoans } from '../../src/db/seed';
+import { createFreshDatabase } from '../support/postgres';
 
 const baseUrl = process.env.DATABASE_URL;
 const hasPgDump = Bun.which('pg_dump') !== null;

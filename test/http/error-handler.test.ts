@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { useTestApp } from '../../test/support/app';
+import { useTestApp } from '../support/app';
 
 describe('an unexpected failure', () => {
   const t = useTestApp();

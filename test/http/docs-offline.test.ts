@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type Browser, chromium } from 'playwright-core';
-import { createTestApp, listen, type TestApp } from '../../test/support/app';
+import { createTestApp, listen, type TestApp } from '../support/app';
 
 const executablePath = Bun.which('chromium') ?? Bun.which('chromium-browser');
 if (!executablePath)

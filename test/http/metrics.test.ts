@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { useTestApp } from '../../test/support/app';
+import { useTestApp } from '../support/app';
 
 // One sample line of the Prometheus text format: name, optional labels, a value (Prometheus reads NaN in any case).
 const SAMPLE =

@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test';
-import { useTestApp } from '../../test/support/app';
-import { isEmpty, sampleLoans, seedSampleLoans } from './seed';
+import { isEmpty, sampleLoans, seedSampleLoans } from '../../src/db/seed';
+import { useTestApp } from '../support/app';
 
 const t = useTestApp();
 

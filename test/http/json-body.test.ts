@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createTestApp, listen, type TestApp } from '../../test/support/app';
-import { parseJsonBody } from './json-body';
+import { parseJsonBody } from '../../src/http/json-body';
+import { createTestApp, listen, type TestApp } from '../support/app';
 
 describe('parseJsonBody', () => {
   test('keeps fractional and huge numbers as the text the client wrote', () => {

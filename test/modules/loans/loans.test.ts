@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { useTestApp } from '../../../test/support/app';
-import type { Loan } from './model';
+import type { Loan } from '../../../src/modules/loans/model';
+import { useTestApp } from '../../support/app';
 
 const t = useTestApp();
 beforeEach(async () => {

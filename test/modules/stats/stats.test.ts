@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { useTestApp } from '../../../test/support/app';
-import type { Stats } from './model';
+import type { Stats } from '../../../src/modules/stats/model';
+import { useTestApp } from '../../support/app';
 
 const t = useTestApp();
 beforeEach(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type SQL, sql } from 'drizzle-orm';
-import { createTestDatabase, type TestDatabase } from '../../test/support/database';
-import { runMigrations } from './migrate';
+import { runMigrations } from '../../src/db/migrate';
+import { createTestDatabase, type TestDatabase } from '../support/database';
 
 let database: TestDatabase;
 beforeAll(async () => {

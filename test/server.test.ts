@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, test } from 'bun:test';
-import { type ApiProcess, startApiProcess } from '../test/support/api-process';
-import { suiteDatabaseUrl } from '../test/support/database';
-import { createFreshDatabase } from '../test/support/postgres';
-import { runToExit } from '../test/support/run';
+import { type ApiProcess, startApiProcess } from './support/api-process';
+import { suiteDatabaseUrl } from './support/database';
+import { createFreshDatabase } from './support/postgres';
+import { runToExit } from './support/run';
 
 const repoRoot = new URL('..', import.meta.url).pathname;
 

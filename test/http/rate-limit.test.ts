@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { createTestApp, listen, type TestApp } from '../../test/support/app';
-import { clientAddress, trustedProxyMatcher } from './client-address';
-import { createTokenBuckets } from './rate-limit';
+import { clientAddress, trustedProxyMatcher } from '../../src/http/client-address';
+import { createTokenBuckets } from '../../src/http/rate-limit';
+import { createTestApp, listen, type TestApp } from '../support/app';
 
 describe('token buckets', () => {
   test('allow a full minute of requests at once, then refill one every 60/N seconds', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig } from '../src/config';
 
 const problemsOf = (env: Record<string, string>) => {
   try {
