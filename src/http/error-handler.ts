@@ -47,7 +47,7 @@ export const errorHandler = (logger: Logger) =>
     else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');
     else if (code === 'NOT_FOUND') problem = new Problem(404, 'No route matches this method and path.');
     else if (isDatabaseUnavailable(error)) {
-      problem = Problem.databaseUnavailable('The database is unreachable; retry shortly.');
+      problem = Problem.unavailable('The database is unreachable; retry shortly.');
       logger.warn({ request_id: requestIdOf(set.headers), err: error }, 'database unreachable');
     } else {
       const requestId = requestIdOf(set.headers);

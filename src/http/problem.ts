@@ -47,8 +47,8 @@ export interface ProblemOptions {
   kind?: { slug: string; title: string };
 }
 
-/** Seconds a client should wait before retrying while the database is unavailable. */
-export const DATABASE_RETRY_AFTER_SECONDS = 5;
+/** Seconds a client should wait before retrying a 503 (the database or the identity provider unavailable). */
+export const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
 
 /** An error the API means to show its client, thrown anywhere on the request path. */
 export class Problem extends Error {
@@ -67,9 +67,9 @@ export class Problem extends Error {
     this.kind = options.kind ?? problemKinds[status];
   }
 
-  /** 503 with the Retry-After every "database unavailable" answer carries. */
-  static databaseUnavailable(detail: string): Problem {
-    return new Problem(503, detail, { headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } });
+  /** 503 with the Retry-After every "unavailable, retry shortly" answer carries. */
+  static unavailable(detail: string): Problem {
+    return new Problem(503, detail, { headers: { 'retry-after': String(RETRY_AFTER_UNAVAILABLE_SECONDS) } });
   }
 
   get body(): ProblemBody {

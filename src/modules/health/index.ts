@@ -33,7 +33,7 @@ export const healthRoutes = (db: Database) =>
         try {
           await pingDatabase(db);
         } catch {
-          throw Problem.databaseUnavailable('The database is not answering.');
+          throw Problem.unavailable('The database is not answering.');
         }
         return { status: 'ready' as const };
       },
