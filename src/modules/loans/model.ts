@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
 import { loanStatuses, MAX_LOAN_AMOUNT } from '../../db/schema';
+import { BorrowerId } from '../../http/schemas';
 import { AMOUNT_FORMAT, RATE_FORMAT } from './money';
 
 export const MAX_PAGE_SIZE = 200;
@@ -38,13 +39,7 @@ export const LoanModel = {
 
   createLoan: t.Object(
     {
-      borrower_id: t.String({
-        minLength: 1,
-        maxLength: 128,
-        pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]+$',
-        error: 'borrower_id must be 1 to 128 characters with no control characters',
-        examples: ['usr_india_999'],
-      }),
+      borrower_id: BorrowerId,
       amount: decimalInput(
         AMOUNT_FORMAT,
         { exclusiveMinimum: 0, maximum: Number(MAX_LOAN_AMOUNT) },
