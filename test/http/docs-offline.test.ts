@@ -1,21 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { type Browser, chromium } from 'playwright-core';
-import { createTestApp, listen, type TestApp } from '../support/app';
+import { useListeningTestApp } from '../support/app';
+import { missingTools } from '../support/tools';
 
 const executablePath = Bun.which('chromium') ?? Bun.which('chromium-browser');
-if (!executablePath)
-  console.warn('docs offline test skipped: Chromium is not installed (apt-get install chromium)');
+const chromiumMissing = missingTools('the docs page offline', { chromium: executablePath });
 
 // The docs page must work on a machine with no internet: a real browser loads it, and every request it makes
 // is recorded. Anything aimed at another host is refused, as a closed network would.
-describe.skipIf(!executablePath)('the /docs page in a real browser', () => {
-  let t: TestApp;
-  let server: ReturnType<typeof listen>;
+describe.skipIf(chromiumMissing)('the /docs page in a real browser', () => {
+  const server = useListeningTestApp();
   let browser: Browser;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    server = listen(t);
     browser = await chromium.launch({
       executablePath: executablePath as string,
       args: [
@@ -28,8 +25,6 @@ describe.skipIf(!executablePath)('the /docs page in a real browser', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await server?.stop();
-    await t?.close();
   });
 
   test('renders every route with no request leaving this host', async () => {

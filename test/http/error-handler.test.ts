@@ -21,7 +21,6 @@ describe('an unexpected failure', () => {
       detail: 'Something went wrong on our side; quote request id fault-500 when reporting it.',
     });
 
-    await t.settled();
     const logged = t.logs.find((line) => line.request_id === 'fault-500' && line.level === 'error');
     expect(logged).toMatchObject({
       msg: 'unhandled error',

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { parseJsonBody } from '../../src/http/json-body';
-import { createTestApp, listen, type TestApp } from '../support/app';
+import { useListeningTestApp } from '../support/app';
 
 describe('parseJsonBody', () => {
   test('keeps fractional and huge numbers as the text the client wrote', () => {
@@ -24,16 +24,7 @@ describe('parseJsonBody', () => {
 });
 
 describe('body limits on a listening server', () => {
-  let t: TestApp;
-  let server: ReturnType<typeof listen>;
-  beforeAll(async () => {
-    t = await createTestApp();
-    server = listen(t);
-  });
-  afterAll(async () => {
-    await server.stop();
-    await t.close();
-  });
+  const server = useListeningTestApp();
 
   const post = (body: string) =>
     fetch(`${server.url}/api/loans`, {

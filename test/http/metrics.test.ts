@@ -38,7 +38,6 @@ describe('GET /metrics', () => {
     const { id } = (await created.json()) as { id: string };
     await t.req(`/api/loans/${id}`);
     await t.req('/api/loans/6f1c1f9e-0b7e-4d8c-9a57-2f4a1c3b9e10');
-    await t.settled();
     const after = await scrape();
 
     const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
@@ -54,7 +53,6 @@ describe('GET /metrics', () => {
 
   test('a route that does not exist is counted as unmatched, not by its path', async () => {
     await t.req('/wp-admin/login.php');
-    await t.settled();
     const samples = await scrape();
     expect(samples.get('http_requests_total{method="GET",route="unmatched",status="404"}')).toBeGreaterThan(
       0,

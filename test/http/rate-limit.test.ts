@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { clientAddress, trustedProxyMatcher } from '../../src/http/client-address';
 import { createTokenBuckets } from '../../src/http/rate-limit';
-import { createTestApp, listen, type TestApp } from '../support/app';
+import { useListeningTestApp } from '../support/app';
 
 describe('token buckets', () => {
   test('allow a full minute of requests at once, then refill one every 60/N seconds', () => {
@@ -38,16 +38,7 @@ describe('client address', () => {
 });
 
 describe('rate limiting on a listening server', () => {
-  let t: TestApp;
-  let server: ReturnType<typeof listen>;
-  beforeAll(async () => {
-    t = await createTestApp({ rateLimitPerMinute: 3 });
-    server = listen(t);
-  });
-  afterAll(async () => {
-    await server.stop();
-    await t.close();
-  });
+  const server = useListeningTestApp({ rateLimitPerMinute: 3 });
 
   test('answers 429 problem+json with Retry-After after the configured count', async () => {
     const statuses: number[] = [];
@@ -76,16 +67,7 @@ describe('rate limiting on a listening server', () => {
 });
 
 describe('rate limiting behind a trusted proxy', () => {
-  let t: TestApp;
-  let server: ReturnType<typeof listen>;
-  beforeAll(async () => {
-    t = await createTestApp({ rateLimitPerMinute: 2, trustedProxies: ['127.0.0.1'] });
-    server = listen(t);
-  });
-  afterAll(async () => {
-    await server.stop();
-    await t.close();
-  });
+  const server = useListeningTestApp({ rateLimitPerMinute: 2, trustedProxies: ['127.0.0.1'] });
 
   test('keeps one bucket per forwarded client', async () => {
     const get = (client: string) =>

@@ -2,6 +2,7 @@ import { afterAll, beforeAll } from 'bun:test';
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
+import { MAX_BODY_BYTES } from '../../src/http/json-body';
 import { createLogger } from '../../src/logger';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -14,8 +15,6 @@ export interface TestApp {
   req: (path: string, init?: RequestInit) => Promise<Response>;
   /** POSTs a value as JSON (a string is sent as the raw body). */
   post: (path: string, body: unknown, headers?: Record<string, string>) => Promise<Response>;
-  /** Waits for the after-response hooks (access log, metrics), which Elysia runs once the response is out. */
-  settled: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -43,19 +42,7 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
         headers: { 'content-type': 'application/json', ...headers },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
-    settled: () => Bun.sleep(10),
     close: () => database.close(),
-  };
-}
-
-/** Serves a test app on a free loopback port, as the real server does, for what app.handle() cannot show. */
-export function listen(testApp: TestApp): { url: string; stop: () => Promise<void> } {
-  const server = testApp.app.listen({ port: 0, hostname: '127.0.0.1', maxRequestBodySize: 128 * 1024 });
-  return {
-    url: `http://127.0.0.1:${server.server?.port}`,
-    stop: async () => {
-      await server.stop(true);
-    },
   };
 }
 
@@ -69,5 +56,33 @@ export function useTestApp(overrides: Partial<Config> = {}): TestApp {
     Object.assign(testApp, await createTestApp(overrides));
   });
   afterAll(() => testApp.close());
+  return testApp;
+}
+
+export interface ListeningTestApp extends TestApp {
+  /** http://127.0.0.1:<port> of the app served on a free loopback port. */
+  url: string;
+}
+
+/**
+ * useTestApp(), served on a free loopback port as the real server serves it, for what app.handle() cannot
+ * show (Bun's own body limit, the peer address, a browser).
+ */
+export function useListeningTestApp(overrides: Partial<Config> = {}): ListeningTestApp {
+  const testApp = {} as ListeningTestApp;
+  beforeAll(async () => {
+    const created = await createTestApp(overrides);
+    const server = created.app.listen({
+      port: 0,
+      hostname: '127.0.0.1',
+      maxRequestBodySize: MAX_BODY_BYTES * 2,
+      reusePort: false,
+    });
+    Object.assign(testApp, created, { url: `http://127.0.0.1:${server.server?.port}` });
+  });
+  afterAll(async () => {
+    await testApp.app.stop(true);
+    await testApp.close();
+  });
   return testApp;
 }
