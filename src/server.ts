@@ -7,7 +7,8 @@ import { isEmpty, seedSampleLoans } from './db/seed';
 import { MAX_BODY_BYTES } from './http/json-body';
 import { flushLogs, type Logger } from './logger';
 
-const DRAIN_TIMEOUT_MS = 10_000;
+/** SIGTERM waits this long for requests in flight, then closes them. */
+export const DRAIN_TIMEOUT_MS = 10_000;
 const DATABASE_WAIT_ATTEMPTS = 30;
 
 /** Migrations, retried while the database is still coming up (a container starting beside it, say). */
