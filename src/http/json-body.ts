@@ -34,13 +34,27 @@ async function readText(request: Request): Promise<string> {
   return text;
 }
 
+/**
+ * What an empty body parses to, whatever its Content-Type: a lifecycle command takes it as `{}`, a create refuses
+ * it with 400.
+ */
+export const EMPTY_BODY: unique symbol = Symbol('empty body');
+
+const rawBodies = new WeakMap<Request, string>();
+
+/** The body exactly as it arrived (the idempotency fingerprint hashes it): empty when there was none. */
+export const rawBodyOf = (request: Request): string => rawBodies.get(request) ?? '';
+
 /** The only body parser of the app: JSON, bounded, with exact decimals; anything else is 415. */
 export const jsonBody = new Elysia({ name: 'json-body' }).onParse(
   { as: 'global' },
   async ({ request, contentType }) => {
+    const text = await readText(request);
+    rawBodies.set(request, text);
+    if (text === '') return EMPTY_BODY;
     if (!isJson(contentType ?? '')) {
       throw new Problem(415, 'Send the body as JSON with Content-Type: application/json.');
     }
-    return parseJsonBody(await readText(request));
+    return parseJsonBody(text);
   },
 );
