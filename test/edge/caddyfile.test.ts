@@ -3,14 +3,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_BODY_BYTES } from '../../src/http/json-body';
+import { Problem, type ProblemStatus, RETRY_AFTER_UNAVAILABLE_SECONDS } from '../../src/http/problem';
+import { useTestApp } from '../support/app';
+import { missingTools } from '../support/tools';
 
 // caddy/Caddyfile as the installed Caddy (Debian's 2.6) reads it: validated, formatted, and adapted to
 // Caddy's JSON to check what each setting becomes. The behaviour itself is driven in https-edge.test.ts.
 
 const repoRoot = new URL('../..', import.meta.url).pathname;
 const caddyfile = join(repoRoot, 'caddy/Caddyfile');
-const caddyMissing = !Bun.which('caddy');
-if (caddyMissing) console.warn('[skip] Caddyfile checks: caddy is not installed (apt-get install caddy)');
+const caddyMissing = missingTools('Caddyfile checks', { caddy: Bun.which('caddy') });
 
 // validate provisions the local CA: keep it out of the user's own Caddy data.
 const home = mkdtempSync(join(tmpdir(), 'branch-loans-caddyfile-'));
@@ -58,6 +60,8 @@ const httpsServer = (config: Json) => {
 };
 
 describe.skipIf(caddyMissing)('caddy/Caddyfile', () => {
+  const api = useTestApp();
+
   test('passes `caddy validate` on the installed Caddy', () => {
     const result = caddy(['validate']);
     expect(result.stdout + result.stderr).toContain('Valid configuration');
@@ -109,6 +113,29 @@ describe.skipIf(caddyMissing)('caddy/Caddyfile', () => {
     const config = adapt();
     expect(handlers(config, 'request_body').map((h) => h.max_size)).toEqual([MAX_BODY_BYTES]);
     expect(JSON.stringify(config)).toContain(`int({http.request.header.Content-Length}) > ${MAX_BODY_BYTES}`);
+  });
+
+  test("answers what it answers itself with the API's own problem for that status", async () => {
+    const config = adapt();
+    const answers = handlers(config, 'static_response')
+      .filter((handler) => handler.body)
+      .map((handler) => ({
+        status: handler.status_code as ProblemStatus,
+        body: JSON.parse(String(handler.body)),
+      }));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([404, 413, 413, 500, 503]);
+    for (const { status, body } of answers) {
+      const { type, title } = new Problem(status, '').body;
+      expect(body).toMatchObject({ type, title, status });
+    }
+    // Where the API answers the same request, the edge's body is the API's, word for word.
+    const notFound = await api.req('/metrics/anything');
+    expect(answers.find((answer) => answer.status === 404)?.body).toEqual(await notFound.json());
+    for (const answer of answers.filter(({ status }) => status === 413)) {
+      expect(answer.body.detail).toContain(`larger than ${MAX_BODY_BYTES / 1024} KiB`);
+    }
+    const retryAfter = handlers(config, 'headers').map((h) => (h.response as Json | undefined)?.set as Json);
+    expect(retryAfter).toContainEqual({ 'Retry-After': [String(RETRY_AFTER_UNAVAILABLE_SECONDS)] });
   });
 
   test('compresses with zstd and gzip and writes JSON access logs to stdout', () => {

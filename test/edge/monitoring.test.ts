@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { missingTools } from '../support/tools';
 
 // The monitoring profile's files: Prometheus' scrape configuration, Grafana's provisioning and the dashboard.
 // promtool, where installed (Debian's `prometheus` package), checks the configuration and every query.
@@ -52,9 +53,7 @@ const panel = (title: string) => {
 };
 const exprs = (title: string) => panel(title).targets.map((target) => target.expr);
 
-const promtoolMissing = !Bun.which('promtool');
-if (promtoolMissing)
-  console.warn('[skip] promtool checks: promtool is not installed (apt-get install prometheus)');
+const promtoolMissing = missingTools('promtool checks', { promtool: Bun.which('promtool') });
 const scratch = mkdtempSync(join(tmpdir(), 'branch-loans-promtool-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { postgresBinariesMissing, useApiOnThrowawayPostgres } from '../support/throwaway-postgres';
+import { missingTools } from '../support/tools';
 
-if (postgresBinariesMissing)
-  console.warn('database outage test skipped: initdb and pg_ctl are not installed');
+const skip = missingTools('the database outage test', { 'initdb and pg_ctl': !postgresBinariesMissing });
 
 /** Polls until `check` returns true, and says how long that took; fails after `limitMs`. */
 async function within(limitMs: number, check: () => Promise<boolean>): Promise<number> {
@@ -14,7 +14,7 @@ async function within(limitMs: number, check: () => Promise<boolean>): Promise<n
   return Date.now() - started;
 }
 
-describe.skipIf(postgresBinariesMissing)('when the database goes away and comes back', () => {
+describe.skipIf(skip)('when the database goes away and comes back', () => {
   const running = useApiOnThrowawayPostgres();
   const loan = { borrower_id: 'usr_outage', amount: '100.00', currency: 'KES' };
   const post = () =>

@@ -1,14 +1,15 @@
 import { describe, expect, test } from 'bun:test';
 import postgres from 'postgres';
 import { postgresBinariesMissing, useApiOnThrowawayPostgres } from '../support/throwaway-postgres';
+import { missingTools } from '../support/tools';
 
-if (postgresBinariesMissing) console.warn('SIGTERM set test skipped: initdb and pg_ctl are not installed');
+const skip = missingTools('the SIGTERM test', { 'initdb and pg_ctl': !postgresBinariesMissing });
 
 const REQUESTS = 600;
 const CONCURRENCY = 50;
 const SIGTERM_AFTER_ACKS = 150;
 
-describe.skipIf(postgresBinariesMissing)('SIGTERM in the middle of a burst of writes', () => {
+describe.skipIf(skip)('SIGTERM in the middle of a burst of writes', () => {
   const running = useApiOnThrowawayPostgres();
 
   test('every acknowledged loan is stored, nothing unasked-for is, and the process exits 0', async () => {
