@@ -37,10 +37,10 @@ function readListOne(document: XML.Document): { published: string; currencies: M
     if (code === undefined) continue;
     const units = text(entry.CcyMnrUnts);
     const name = entry.CcyNm;
-    const fundEntry = typeof name === 'object' && !Array.isArray(name) && name['@IsFund'] === 'true';
     currencies.set(code, {
       minorUnits: units === undefined || units === 'N.A.' ? null : Number(units),
-      isFund: fundEntry || currencies.get(code)?.isFund === true,
+      // ISO marks a fund on its name: <CcyNm IsFund="true">.
+      isFund: typeof name === 'object' && !Array.isArray(name) && name['@IsFund'] === 'true',
     });
   }
   return { published: String(root['@Pblshd']), currencies };

@@ -1,10 +1,11 @@
 import { Decimal } from 'decimal.js';
 import type { MinorUnits } from './currency';
 
-// E = P·r / (1 − (1 + r)^−n) is the one irrational step: decimal.js, to 40 significant digits (the contract asks for
-// at least 34). Everything else is exact integer arithmetic on hundredths (bigint, as money.ts checks amounts):
-// interest is balance × APR / 1200 divided exactly and rounded half to even, and sums are sums. This is also what
-// keeps a 360-month schedule fast: decimal.js costs about 0.5 µs an operation here, a schedule a few thousand.
+// E = P·r / (1 − (1 + r)^−n) is the one step that needs a decimal library: decimal.js, to 40 significant digits
+// (the contract asks for at least 34). Everything else is exact integer arithmetic on hundredths (bigint, as
+// money.ts checks amounts): interest is balance × APR / 1200 divided exactly and rounded half to even, and sums
+// are sums. That is also what keeps a 360-month schedule fast: decimal.js costs about half a microsecond an
+// operation here, and a schedule and its view would take a few thousand of them.
 const Exact = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_EVEN });
 
 /** What fixes a schedule's amounts: decimal strings, the APR in percent ("24.00"). */
@@ -143,6 +144,26 @@ interface Line {
   interest: Hundredths;
 }
 
+// Within this distance of a half minor unit, 40 digits cannot tell an exact half from a near one.
+const NEAR_HALF = new Exact('1e-30');
+
+/** E in minor units, rounded half to even, from the amount in minor units and the APR in hundredths. */
+function equalInstalment(amount: bigint, apr: bigint, n: number): bigint {
+  if (apr === 0n) return divideHalfEven(amount, BigInt(n));
+  const rate = new Exact(apr.toString()).div(120_000);
+  const e = new Exact(amount.toString()).times(rate).div(new Exact(1).minus(rate.plus(1).pow(-n)));
+  const whole = e.floor();
+  const fromHalf = e.minus(whole).minus(0.5);
+  if (fromHalf.abs().gt(NEAR_HALF)) return BigInt(whole.toFixed(0)) + (fromHalf.isPositive() ? 1n : 0n);
+  // 8.10 at 20.00 % over one month is exactly 8.235: settle it in exact rationals, E = amount·apr·g / (120000·(g −
+  // 120000^n)) with g = (120000 + apr)^n, comparing 2E with the odd number between the two candidates.
+  const k = BigInt(whole.toFixed(0));
+  const grown = (120_000n + apr) ** BigInt(n);
+  const twiceE = 2n * amount * apr * grown;
+  const odd = (2n * k + 1n) * 120_000n * (grown - 120_000n ** BigInt(n));
+  return twiceE > odd || (twiceE === odd && k % 2n === 1n) ? k + 1n : k;
+}
+
 function amortise({ principal, aprPercent, termMonths, minorUnits }: LoanTerms): {
   instalmentAmount: Hundredths;
   lines: Line[];
@@ -154,19 +175,13 @@ function amortise({ principal, aprPercent, termMonths, minorUnits }: LoanTerms):
   const minorUnit = minorUnitOf(minorUnits);
   if (amount % minorUnit !== 0n) throw new RangeError(`principal ${principal} in ${minorUnits} minor units`);
 
-  const rate = new Exact(aprPercent).div(1200);
-  const exactInstalment = rate.isZero()
-    ? new Exact(principal).div(termMonths)
-    : new Exact(principal).times(rate).div(new Exact(1).minus(rate.plus(1).pow(-termMonths)));
-  const instalmentAmount = BigInt(
-    exactInstalment.toDecimalPlaces(minorUnits, Exact.ROUND_HALF_EVEN).times(100).toFixed(0),
-  );
+  const instalmentAmount = equalInstalment(amount / minorUnit, apr, termMonths) * minorUnit;
 
   const lines: Line[] = [];
   let balance = amount;
   for (let number = 1; number <= termMonths; number++) {
-    // balance × APR / 1200 from the balance and the APR themselves, never through the rounded rate: 1000.20 at
-    // 10.00 % is exactly 8.335, so 8.34. In hundredths: balance · apr / 120000 (both in hundredths).
+    // balance × APR / 1200 from the balance and the APR themselves, never through a rounded rate: 1000.20 at
+    // 10.00 % is exactly 8.335, so 8.34. Both are in hundredths, so that is balance · apr / 120000, to the unit.
     const interest = divideHalfEven(balance * apr, 120_000n * minorUnit) * minorUnit;
     const principalPart = number === termMonths ? balance : instalmentAmount - interest;
     lines.push({ principal: principalPart, interest });

@@ -114,6 +114,12 @@ describe('buildSchedule: hand-checked vectors', () => {
     expect(schedule('8.10', '20.00', 2).instalments[0]?.interest).toBe('0.14');
   });
 
+  test('an exact half in E itself is rounded to even too: 8.10 at 20.00 % over one month is 8.235, so 8.24', () => {
+    expect(instalmentAmount(terms('8.10', '20.00', 1))).toBe('8.24');
+    expect(instalmentAmount(terms('7.50', '20.00', 1))).toBe('7.62');
+    expect(instalmentAmount(terms('1000.20', '10.00', 1))).toBe('1008.54');
+  });
+
   test('a zero-rate loan divides the principal, the last instalment taking the remainder', () => {
     const built = schedule('1000.00', '0.00', 3);
     expect(built.instalmentAmount).toBe('333.33');
@@ -292,6 +298,31 @@ describe('buildSchedule: properties', () => {
             minor(i.interest, random.minorUnits),
           ]),
         ).toEqual(expected.lines.map((line) => [line.principal, line.interest]));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('one-month loans, half of them on an exact half cent: E is the principal plus its interest', () => {
+    // At 20.00 %, amounts of 60m + 30 hundredths earn an interest ending in exactly half a cent.
+    const oneMonth = fc.oneof(
+      fc.record({
+        amount: fc.bigInt({ min: 0n, max: 83_332n }).map((m) => 60n * m + 30n),
+        apr: fc.constant(2000n),
+      }),
+      fc.record({
+        amount: fc.bigInt({ min: 1n, max: 5_000_000n }),
+        apr: fc.bigInt({ min: 1n, max: 10_000n }),
+      }),
+    );
+    fc.assert(
+      fc.property(oneMonth, ({ amount, apr }) => {
+        const built = buildSchedule({
+          ...terms(decimalText(amount, 2), decimalText(apr, 2), 1),
+          firstPeriodStart: '2026-01-31',
+        });
+        expect(built.instalmentAmount).toBe(built.instalments[0]?.total as string);
+        expect(minor(built.instalmentAmount, 2)).toBe(reference(amount, apr, 1).e);
       }),
       { numRuns: 300 },
     );
