@@ -172,6 +172,8 @@ function amortise({ principal, aprPercent, termMonths, minorUnits }: LoanTerms):
   const amount = hundredths(principal);
   const apr = hundredths(aprPercent);
   if (amount <= 0n) throw new RangeError(`principal ${principal}`);
+  // Up to 100 %, even a refused 360-month schedule's balance stays far below 2^53 hundredths, which `money` needs.
+  if (apr > 10_000n) throw new RangeError(`aprPercent ${aprPercent}`);
   const minorUnit = minorUnitOf(minorUnits);
   if (amount % minorUnit !== 0n) throw new RangeError(`principal ${principal} in ${minorUnits} minor units`);
 

@@ -203,6 +203,7 @@ describe('buildSchedule: hand-checked vectors', () => {
     expect(() => schedule('100.005', '10.00', 12)).toThrow(RangeError);
     expect(() => schedule('8400.50', '24.00', 12, 0)).toThrow(RangeError);
     expect(() => schedule('1e3', '10.00', 12)).toThrow(RangeError);
+    expect(() => schedule('100.00', '100.01', 12)).toThrow(RangeError);
     expect(() => buildSchedule({ ...terms('100.00', '1.00', 2), firstPeriodStart: '2026-02-30' })).toThrow(
       RangeError,
     );
