@@ -59,9 +59,14 @@ interface Manifest {
 async function render(path: string) {
   const result = await runToExit(['kubectl', 'kustomize', join(kubernetesDir, path)]);
   if (result.code !== 0) {
-    // kubectl before 1.21 bundles kustomize v2, which cannot read a directory in `resources`, nor `labels`.
     const version = await runToExit(['kubectl', 'version', '--client']);
-    return { failure: `${result.stderr}\n${version.stdout}`, warnings: '', objects: [] as Manifest[] };
+    const hint =
+      'these files need kubectl 1.21 or newer (kustomize v4+: `labels`, `patches`, directories in `resources`)';
+    return {
+      failure: `${result.stderr}\n${version.stdout}\n${hint}`,
+      warnings: '',
+      objects: [] as Manifest[],
+    };
   }
   const objects = parseAllDocuments(result.stdout).map((document) => document.toJS() as Manifest);
   return { failure: undefined, warnings: result.stderr, objects };
