@@ -9,8 +9,8 @@
  * alternating, median reported. BENCH_TOOL (wrk or autocannon). BENCH_LOG_LEVEL (info): the service's log
  * level; its logs go to /dev/null, as the raw server's would.
  */
-import { freePort } from '../test/support/api-process';
-import { createFreshDatabase } from '../test/support/postgres';
+import { createScratchDatabase } from '../src/db/scratch-database';
+import { freePort } from '../src/free-port';
 import { type LoadResult, loadTools } from './load';
 
 const baseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -72,7 +72,7 @@ console.log(
     `server (median shown), pool ${POOL}, service log level ${process.env.BENCH_LOG_LEVEL ?? 'info'}, ` +
     'rate limit off',
 );
-const database = await createFreshDatabase(baseUrl);
+const database = await createScratchDatabase(baseUrl, 'bench');
 const servers = {
   service: await startServer('src/index.ts', {
     APP_ENV: 'production',

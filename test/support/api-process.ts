@@ -1,5 +1,7 @@
-import { createServer } from 'node:net';
 import type { Subprocess } from 'bun';
+import { freePort } from '../../src/free-port';
+
+export { freePort };
 
 const repoRoot = new URL('../..', import.meta.url).pathname;
 
@@ -25,21 +27,6 @@ export interface ApiProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number>;
   /** The exit code once the process has ended (128 + n when a signal n ended it). */
   exited: Promise<number>;
-}
-
-/** A port the kernel just handed out and released; free unless another process grabs it in between. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port assigned'));
-      });
-    });
-  });
 }
 
 async function collect(stream: ReadableStream<Uint8Array>, sink: string[]): Promise<void> {
