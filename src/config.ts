@@ -4,9 +4,11 @@ import {
   type TObject,
   type TSchema,
   type TUnion,
+  FormatRegistry,
   Type as t,
 } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import type { JwtSettings } from './auth/jwt';
 
 const appEnvs = ['development', 'staging', 'production', 'test'] as const;
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -29,13 +31,38 @@ const EnvSchema = t.Object({
   LOG_LEVEL: t.Optional(literals(logLevels)),
   LOG_FORMAT: t.Optional(literals(['json', 'pretty'] as const)),
   DB_POOL_MAX: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: 'an integer from 1 to 100' })),
+  DB_STATEMENT_TIMEOUT_MS: t.Optional(count(600_000)),
+  DB_LOCK_TIMEOUT_MS: t.Optional(count(600_000)),
   RATE_LIMIT_PER_MINUTE: t.Optional(count(1_000_000)),
+  REDIS_URL: t.Optional(t.String({ pattern: '^rediss?://', description: 'a redis:// or rediss:// URL' })),
+  REDIS_KEY_PREFIX: t.Optional(t.String({ maxLength: 100, description: 'at most 100 characters' })),
+  CORS_ORIGINS: t.Optional(
+    t.String({ description: 'a comma-separated list of origins such as https://office.example' }),
+  ),
   TRUSTED_PROXIES: t.Optional(
     t.String({ description: 'a comma-separated list of IP addresses and IPv4 CIDR ranges' }),
   ),
   METRICS_TOKEN: t.Optional(
     t.String({ minLength: 16, description: 'a bearer token of 16 characters or more' }),
   ),
+  AUTH_JWKS_URL: t.Optional(t.String({ pattern: '^https?://', description: 'an http:// or https:// URL' })),
+  AUTH_ISSUER: t.Optional(t.String({ minLength: 1, description: "the tokens' expected iss" })),
+  AUTH_AUDIENCE: t.Optional(t.String({ minLength: 1, description: "the tokens' expected aud" })),
+  FOUR_EYES: t.Optional(literals(['on', 'off'] as const)),
+  BUSINESS_TIME_ZONE: t.Optional(
+    t.String({ format: 'time-zone', description: 'an IANA time zone such as Asia/Kolkata' }),
+  ),
+});
+
+const AUTH_VARIABLES = ['AUTH_JWKS_URL', 'AUTH_ISSUER', 'AUTH_AUDIENCE'] as const;
+
+FormatRegistry.Set('time-zone', (zone) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -51,21 +78,38 @@ export interface Config {
   logLevel: LogLevel;
   logFormat: 'json' | 'pretty';
   dbPoolMax: number;
+  /** Postgres cancels a statement of the pool's after this long, or after waiting this long for a lock; 0 = never. */
+  dbStatementTimeoutMs: number;
+  dbLockTimeoutMs: number;
   /** Requests per client per minute on /api routes; 0 turns rate limiting off. */
   rateLimitPerMinute: number;
+  /** Rate-limit buckets in this Redis, shared by every replica; absent: in each process. */
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  /** Origins a browser may call the API from (CORS); empty: no CORS headers. */
+  corsOrigins: string[];
   trustedProxies: string[];
   metricsToken: string | undefined;
+  /** JWT verification; absent: API keys only. */
+  jwt: JwtSettings | undefined;
+  /** Creator ≠ approver, approver ≠ disburser. */
+  fourEyes: boolean;
+  /** The IANA zone whose calendar date is "today" for due dates, disbursals and repayments. */
+  businessTimeZone: string;
 }
 
 const defaultsByEnv: Record<
   AppEnv,
-  Pick<Config, 'port' | 'logLevel' | 'logFormat' | 'rateLimitPerMinute'>
+  Pick<Config, 'port' | 'logLevel' | 'logFormat' | 'rateLimitPerMinute' | 'fourEyes'>
 > = {
-  development: { port: 8001, logLevel: 'debug', logFormat: 'pretty', rateLimitPerMinute: 0 },
-  test: { port: 8001, logLevel: 'silent', logFormat: 'json', rateLimitPerMinute: 0 },
-  staging: { port: 8000, logLevel: 'info', logFormat: 'json', rateLimitPerMinute: 600 },
-  production: { port: 8000, logLevel: 'info', logFormat: 'json', rateLimitPerMinute: 600 },
+  development: { port: 8001, logLevel: 'debug', logFormat: 'pretty', rateLimitPerMinute: 0, fourEyes: false },
+  test: { port: 8001, logLevel: 'silent', logFormat: 'json', rateLimitPerMinute: 0, fourEyes: false },
+  staging: { port: 8000, logLevel: 'info', logFormat: 'json', rateLimitPerMinute: 600, fourEyes: true },
+  production: { port: 8000, logLevel: 'info', logFormat: 'json', rateLimitPerMinute: 600, fourEyes: true },
 };
+
+/** A request's statement gives up after a few seconds rather than hanging on a stuck database. */
+export const DB_TIMEOUT_DEFAULTS = { dbStatementTimeoutMs: 5000, dbLockTimeoutMs: 2000 } as const;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -109,11 +153,33 @@ export function readEnv<S extends TObject>(
   return env as Static<S>;
 }
 
+/** CORS_ORIGINS as a list, each entry exactly as a browser sends its Origin header, or a ConfigError. */
+function parseCorsOrigins(value: string | undefined): string[] {
+  const origins = (value ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  const invalid = origins.filter((origin) => !URL.canParse(origin) || new URL(origin).origin !== origin);
+  if (invalid.length > 0) {
+    throw new ConfigError([
+      `CORS_ORIGINS must list origins as a browser sends them, scheme://host[:port] in lower case with no path (got "${invalid.join('", "')}")`,
+    ]);
+  }
+  return origins;
+}
+
 /** The service's configuration, read once at start-up; APP_ENV picks the defaults of everything unset. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   const env: Env = readEnv(EnvSchema, source, { APP_ENV: 'production' });
   if (!env.DATABASE_URL && (env.APP_ENV === 'staging' || env.APP_ENV === 'production')) {
     throw new ConfigError([`DATABASE_URL must be set when APP_ENV is ${env.APP_ENV} (a postgres:// URL)`]);
+  }
+  const authSet = AUTH_VARIABLES.filter((name) => env[name] !== undefined);
+  if (authSet.length > 0 && authSet.length < AUTH_VARIABLES.length) {
+    const missing = AUTH_VARIABLES.filter((name) => env[name] === undefined);
+    throw new ConfigError([
+      `${missing.join(', ')} must be set too: ${AUTH_VARIABLES.join(', ')} are all three set, or none`,
+    ]);
   }
 
   const defaults = defaultsByEnv[env.APP_ENV];
@@ -125,11 +191,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     logLevel: env.LOG_LEVEL ?? defaults.logLevel,
     logFormat: env.LOG_FORMAT ?? defaults.logFormat,
     dbPoolMax: env.DB_POOL_MAX ?? 10,
+    dbStatementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS ?? DB_TIMEOUT_DEFAULTS.dbStatementTimeoutMs,
+    dbLockTimeoutMs: env.DB_LOCK_TIMEOUT_MS ?? DB_TIMEOUT_DEFAULTS.dbLockTimeoutMs,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE ?? defaults.rateLimitPerMinute,
+    redisUrl: env.REDIS_URL,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX ?? 'branch-loans:rate-limit:',
+    corsOrigins: parseCorsOrigins(env.CORS_ORIGINS),
     trustedProxies: (env.TRUSTED_PROXIES ?? '')
       .split(',')
       .map((address) => address.trim())
       .filter(Boolean),
     metricsToken: env.METRICS_TOKEN,
+    jwt:
+      env.AUTH_JWKS_URL && env.AUTH_ISSUER && env.AUTH_AUDIENCE
+        ? { jwksUrl: env.AUTH_JWKS_URL, issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE }
+        : undefined,
+    fourEyes: env.FOUR_EYES === undefined ? defaults.fourEyes : env.FOUR_EYES === 'on',
+    businessTimeZone: env.BUSINESS_TIME_ZONE ?? 'UTC',
   };
 }

@@ -6,6 +6,8 @@ import { runMigrations } from './db/migrate';
 import { isEmpty, seedSampleLoans } from './db/seed';
 import { MAX_BODY_BYTES } from './http/json-body';
 import { flushLogs, type Logger } from './logger';
+import { developmentKeys } from './modules/keys/dev-keys';
+import { createApiKeyRepository } from './modules/keys/repository';
 
 /** SIGTERM waits this long for requests in flight, then closes them. */
 export const DRAIN_TIMEOUT_MS = 10_000;
@@ -33,10 +35,22 @@ async function migrateWhenReachable(database: DatabaseHandle, logger: Logger): P
 export async function startServer(config: Config, logger: Logger) {
   const database = openDatabase(config);
   await migrateWhenReachable(database, logger);
-  if (config.appEnv === 'development' && (await isEmpty(database.db))) {
-    logger.info(
-      { inserted: await seedSampleLoans(database.db) },
-      'seeded the sample loans into the empty database',
+  const apiKeys = createApiKeyRepository(database.db);
+  if (config.appEnv === 'development') {
+    await apiKeys.upsert(developmentKeys);
+    logger.info({ keys: developmentKeys.map((key) => key.name) }, 'development keys ready');
+    if (await isEmpty(database.db)) {
+      logger.info(
+        { inserted: await seedSampleLoans(database.db) },
+        'seeded the sample loans into the empty database',
+      );
+    }
+  } else if (
+    (config.appEnv === 'staging' || config.appEnv === 'production') &&
+    (await apiKeys.countActive(developmentKeys.map((key) => key.keyHash))) > 0
+  ) {
+    throw new Error(
+      `a development API key is active in this ${config.appEnv} database; revoke it (bun run keys:list, keys:revoke ID)`,
     );
   }
 

@@ -53,8 +53,9 @@ describe('a running server', () => {
     });
     cleanups.push(() => api.stop('SIGKILL'));
 
+    // No credential: the 401 is logged like any other answer.
     const response = await fetch(`${api.url}/api/stats`, { headers: { 'x-request-id': 'proc-test-1' } });
-    expect(response.status).toBe(200);
+    expect(response.status).toBe(401);
     expect(await api.stop('SIGTERM')).toBe(0);
 
     const lines = api
@@ -64,7 +65,7 @@ describe('a running server', () => {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['listening', 'stopped']));
     expect(lines).toContainEqual(
-      expect.objectContaining({ request_id: 'proc-test-1', route: '/api/stats', status: 200, level: 'info' }),
+      expect.objectContaining({ request_id: 'proc-test-1', route: '/api/stats', status: 401, level: 'info' }),
     );
     expect(lines.every((line) => typeof line.time === 'string')).toBeTrue();
   });

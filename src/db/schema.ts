@@ -42,6 +42,8 @@ export type LoanEventType = (typeof loanEventTypes)[number];
 export const SYSTEM_ACTOR = 'system';
 
 export const MAX_LOAN_AMOUNT = '50000';
+export const MAX_TERM_MONTHS = 360;
+export const MAX_INTEREST_RATE_APR = 100;
 
 const inList = (values: readonly string[]) => sql.raw(values.map((value) => `'${value}'`).join(', '));
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'string' });
@@ -78,8 +80,14 @@ export const loans = pgTable(
     check('loans_status_known', sql`${table.status} IN (${inList(loanStatuses)})`),
     check('loans_currency_code', sql`${table.currency} ~ '^[A-Z]{3}$'`),
     check('loans_borrower_id_text', sql`${table.borrowerId} <> '' AND ${table.borrowerId} !~ '[[:cntrl:]]'`),
-    check('loans_term_months_range', sql`${table.termMonths} BETWEEN 1 AND 360`),
-    check('loans_interest_rate_range', sql`${table.interestRateApr} BETWEEN 0 AND 100`),
+    check(
+      'loans_term_months_range',
+      sql`${table.termMonths} BETWEEN 1 AND ${sql.raw(String(MAX_TERM_MONTHS))}`,
+    ),
+    check(
+      'loans_interest_rate_range',
+      sql`${table.interestRateApr} BETWEEN 0 AND ${sql.raw(String(MAX_INTEREST_RATE_APR))}`,
+    ),
     check(
       'loans_disbursed_on_with_status',
       sql`(${table.status} IN ('disbursed', 'repaid', 'defaulted')) = (${table.disbursedOn} IS NOT NULL)`,

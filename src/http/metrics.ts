@@ -1,7 +1,13 @@
 import { Elysia } from 'elysia';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { LoanEventType } from '../db/schema';
 import { Problem } from './problem';
 import type { CompletedRequest } from './request-context';
+
+/** Business counters the lending rules move, one call per event they record. */
+export interface LendingCounters {
+  loanEvent(type: LoanEventType): void;
+}
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -28,6 +34,17 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
     help: 'Loans created',
     registers: [registry],
   });
+  const loanEvents = new Counter({
+    name: 'loan_events_total',
+    help: 'Audit events recorded, by type (created, approved, disbursed, repayment, …)',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  const rateLimitUnlimited = new Counter({
+    name: 'rate_limit_unlimited_total',
+    help: 'Requests served without a rate limit because Redis could not be reached',
+    registers: [registry],
+  });
   new Gauge({
     name: 'db_pool_max_connections',
     help: 'Connections the database pool may open',
@@ -45,9 +62,18 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
     { duration: ReturnType<typeof duration.labels>; requests: ReturnType<typeof requests.labels> }
   >();
 
+  /** The business counters, moved by the lending service as its events are recorded. */
+  const lending: LendingCounters = {
+    loanEvent(type) {
+      loanEvents.inc({ type });
+      if (type === 'created') loansCreated.inc();
+    },
+  };
+
   return {
     registry,
-    loansCreated,
+    lending,
+    rateLimitUnlimited,
     observeRequest({ method, route, status, durationSeconds }: CompletedRequest) {
       const key = `${method} ${route} ${status}`;
       let children = series.get(key);

@@ -1,4 +1,5 @@
 import { t } from 'elysia';
+import { identifierText } from './text-rules';
 
 /** Schemas that several modules' models share: identifiers, times and the borrower id rule. */
 
@@ -14,10 +15,15 @@ export const IsoTime = t.String({ format: 'date-time', examples: ['2026-11-26T07
 
 export const IsoDate = t.String({ format: 'date', examples: ['2026-12-01'] });
 
-export const BorrowerId = t.String({
-  minLength: 1,
+/** Money as every response shows it: a decimal string with two places, in every currency. */
+export const MONEY_PATTERN = '^\\d+\\.\\d{2}$';
+export const Money = (example = '12000.50') => t.String({ pattern: MONEY_PATTERN, examples: [example] });
+
+// Stricter than the loans_borrower_id_text CHECK under every locale (its [[:cntrl:]] is Cc in C and en_US.utf8),
+// and no longer than varchar(128), which counts code points: a value accepted here never fails in the database.
+export const BorrowerId = identifierText({
   maxLength: 128,
-  pattern: '^[^\\u0000-\\u001F\\u007F-\\u009F]+$',
-  error: 'borrower_id must be 1 to 128 characters with no control characters',
+  error:
+    'borrower_id must be 1 to 128 characters with no control, format (zero-width, bidirectional) or separator characters',
   examples: ['usr_india_999'],
 });

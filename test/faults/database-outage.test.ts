@@ -20,7 +20,7 @@ describe.skipIf(skip)('when the database goes away and comes back', () => {
   const post = () =>
     fetch(`${running.api.url}/api/loans`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${running.officerKey}` },
       body: JSON.stringify(loan),
       signal: AbortSignal.timeout(10_000),
     });

@@ -24,7 +24,7 @@ describe.skipIf(skip)('SIGTERM in the middle of a burst of writes', () => {
         const borrower = `usr_set_${next++}`;
         const outcome = await fetch(`${api.url}/api/loans`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${running.officerKey}` },
           body: JSON.stringify({ borrower_id: borrower, amount: '10.00', currency: 'USD' }),
           signal: AbortSignal.timeout(15_000),
         })

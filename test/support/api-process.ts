@@ -1,5 +1,6 @@
 import type { Subprocess } from 'bun';
 import { freePort } from '../../src/free-port';
+import { runToExit } from './run';
 
 export { freePort };
 
@@ -97,4 +98,20 @@ export async function startApiProcess(options: ApiProcessOptions): Promise<ApiPr
   }
 
   return { url, port, process: child, logs, stop, exited };
+}
+
+/**
+ * Creates an API key in the database at `databaseUrl` the way an operator does (`bun run keys:create`) and
+ * returns it: the last line of the command's output.
+ */
+export async function createApiKeyWithCli(databaseUrl: string, role = 'officer'): Promise<string> {
+  const { code, stdout, stderr } = await runToExit(
+    ['bun', 'run', 'keys:create', '--role', role, '--name', `test-${role}`],
+    {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl },
+    },
+  );
+  if (code !== 0) throw new Error(`keys:create failed (${code}): ${stdout}${stderr}`);
+  return stdout.trim().split('\n').at(-1) as string;
 }

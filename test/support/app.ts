@@ -4,6 +4,8 @@ import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
 import { MAX_BODY_BYTES } from '../../src/http/json-body';
 import { createLogger } from '../../src/logger';
+import { developmentKeys } from '../../src/modules/keys/dev-keys';
+import { createApiKeyRepository } from '../../src/modules/keys/repository';
 import { createTestDatabase, type TestDatabase } from './database';
 
 export interface TestApp {
@@ -11,12 +13,30 @@ export interface TestApp {
   database: TestDatabase;
   /** Every log line the app wrote, parsed. */
   logs: Record<string, unknown>[];
-  /** Sends a request through app.handle(): no port, the same code path as the server. */
+  /**
+   * Sends a request through app.handle(): no port, the same code path as the server. It carries the
+   * development officer's key unless `init` sets Authorization itself (to '' for none).
+   */
   req: (path: string, init?: RequestInit) => Promise<Response>;
   /** POSTs a value as JSON (a string is sent as the raw body). */
   post: (path: string, body: unknown, headers?: Record<string, string>) => Promise<Response>;
+  /** The same two, as another credential: `t.as(devKeys.borrower).req(…)`. */
+  as: (credential: string) => Pick<TestApp, 'req' | 'post'>;
   close: () => Promise<void>;
 }
+
+/** The development keys of the contract, seeded into every test database. */
+export const devKeys = {
+  admin: 'dev-admin-key',
+  officer: 'dev-officer-key',
+  officer2: 'dev-officer2-key',
+  /** borrower usr_kenya_001 */
+  borrower: 'dev-borrower-key',
+  /** borrower usr_india_002 */
+  borrower2: 'dev-borrower2-key',
+} as const;
+
+export const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
 
 export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
@@ -29,21 +49,26 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
   });
   const logger = createLogger({ appEnv: 'test', logLevel: 'info', logFormat: 'json' }, sink);
   const config = { ...loadConfig({ APP_ENV: 'test' }), ...overrides };
+  await createApiKeyRepository(database.db).upsert(developmentKeys);
   const app = createApp({ config, database, logger });
-  const req = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init));
-  return {
-    app,
-    database,
-    logs,
-    req,
-    post: (path, body, headers) =>
-      req(path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      }),
-    close: () => database.close(),
+  const as = (credential: string) => {
+    const req = (path: string, init: RequestInit = {}) => {
+      const headers = new Headers(init.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${credential}`);
+      if (headers.get('authorization') === '') headers.delete('authorization');
+      return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
+    };
+    return {
+      req,
+      post: (path: string, body: unknown, headers?: Record<string, string>) =>
+        req(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        }),
+    };
   };
+  return { app, database, logs, ...as(devKeys.officer), as, close: () => database.close() };
 }
 
 /**

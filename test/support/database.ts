@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { type DatabaseHandle, openDatabase } from '../../src/db/client';
 import { runMigrations } from '../../src/db/migrate';
 import { createFreshDatabase } from './postgres';
@@ -24,4 +25,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await fresh.drop();
     },
   };
+}
+
+/**
+ * Empties the loans and everything that hangs off them. The audit trail refuses TRUNCATE to every writer; the
+ * owner (the suite) lifts that for the statement and puts it back.
+ */
+export async function resetLoans(db: TestDatabase['db']): Promise<void> {
+  await db.execute(sql`ALTER TABLE loan_events DISABLE TRIGGER loan_events_no_truncate`);
+  try {
+    await db.execute(sql`TRUNCATE loans, loan_events, instalments, repayments, idempotency_keys`);
+  } finally {
+    await db.execute(sql`ALTER TABLE loan_events ENABLE TRIGGER loan_events_no_truncate`);
+  }
 }

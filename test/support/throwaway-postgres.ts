@@ -2,7 +2,7 @@ import { afterAll, beforeAll } from 'bun:test';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApiProcess, freePort, startApiProcess } from './api-process';
+import { type ApiProcess, createApiKeyWithCli, freePort, startApiProcess } from './api-process';
 import { runToExit } from './run';
 
 /** Postgres server binaries: PATH first, then Debian's versioned directory. */
@@ -75,14 +75,19 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
 }
 
 /** For a fault test: a throwaway Postgres and one API process on it, started in beforeAll, gone after. */
-export function useApiOnThrowawayPostgres(): { postgres: ThrowawayPostgres; api: ApiProcess } {
-  const running = {} as { postgres: ThrowawayPostgres; api: ApiProcess };
+export function useApiOnThrowawayPostgres(): {
+  postgres: ThrowawayPostgres;
+  api: ApiProcess;
+  officerKey: string;
+} {
+  const running = {} as { postgres: ThrowawayPostgres; api: ApiProcess; officerKey: string };
   beforeAll(async () => {
     running.postgres = await startThrowawayPostgres();
     running.api = await startApiProcess({
       databaseUrl: running.postgres.url,
       env: { RATE_LIMIT_PER_MINUTE: '0' },
     });
+    running.officerKey = await createApiKeyWithCli(running.postgres.url);
   }, 60_000);
   afterAll(async () => {
     await running.api?.stop('SIGKILL');

@@ -1,4 +1,5 @@
 import { FormatRegistry } from '@sinclair/typebox';
+import { MAX_INTEREST_RATE_APR, MAX_LOAN_AMOUNT } from '../../db/schema';
 
 const DECIMAL = /^(\d{1,10})(?:\.(\d{1,2}))?$/;
 
@@ -17,12 +18,14 @@ export const decimalText = (value: number | string): string =>
 export const AMOUNT_FORMAT = 'loan-amount';
 export const RATE_FORMAT = 'interest-rate';
 
-// Both bounds are in hundredths: an amount is above 0 and at most 50000, a rate from 0 to 100.
+const MAX_AMOUNT_HUNDREDTHS = toHundredths(MAX_LOAN_AMOUNT) as bigint;
+const MAX_RATE_HUNDREDTHS = BigInt(MAX_INTEREST_RATE_APR) * 100n;
+
 FormatRegistry.Set(AMOUNT_FORMAT, (text) => {
   const hundredths = toHundredths(text);
-  return hundredths !== null && hundredths > 0n && hundredths <= 5_000_000n;
+  return hundredths !== null && hundredths > 0n && hundredths <= MAX_AMOUNT_HUNDREDTHS;
 });
 FormatRegistry.Set(RATE_FORMAT, (text) => {
   const hundredths = toHundredths(text);
-  return hundredths !== null && hundredths <= 10_000n;
+  return hundredths !== null && hundredths <= MAX_RATE_HUNDREDTHS;
 });

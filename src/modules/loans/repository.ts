@@ -1,15 +1,20 @@
-import { desc, eq, sql } from 'drizzle-orm';
-import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { and, asc, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
-import { loans } from '../../db/schema';
+import {
+  instalments,
+  type LoanEventType,
+  type LoanStatus,
+  loanEvents,
+  loans,
+  repayments,
+} from '../../db/schema';
+import { isoUtc } from '../../db/sql';
+import type { Transaction } from '../../http/idempotency';
 import type { PagePosition } from './cursor';
-import type { Loan } from './model';
+import type { Loan, LoanEvent, Repayment } from './model';
+import type { AllocationPart, Instalment, InstalmentRecord } from './schedule';
 
-/** Render a timestamp the way the API shows it, in SQL, so no Date object sits between the row and the JSON. */
-const isoUtc = (column: AnyPgColumn) =>
-  sql<string>`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-// Selected in the order and shape of the JSON a client receives.
+// Selected in the order and shape of the JSON a client receives, with the version the ETag carries.
 const loanColumns = {
   id: loans.id,
   borrower_id: loans.borrowerId,
@@ -18,71 +23,288 @@ const loanColumns = {
   status: loans.status,
   term_months: loans.termMonths,
   interest_rate_apr: loans.interestRateApr,
+  disbursed_on: loans.disbursedOn,
   created_at: isoUtc(loans.createdAt),
   updated_at: isoUtc(loans.updatedAt),
+  version: loans.version,
 };
 
-export type NewLoan = {
+/** A loan as a client sees it, and its version. */
+export type VersionedLoan = Loan & { version: number };
+
+/** A loan with what the rules need beyond what a client sees: who created, amended and approved it. */
+export type LoanState = VersionedLoan & {
+  created_by: string;
+  amended_by: string | null;
+  approved_by: string | null;
+};
+
+const stateColumns = {
+  ...loanColumns,
+  created_by: loans.createdBy,
+  amended_by: loans.amendedBy,
+  approved_by: loans.approvedBy,
+};
+
+const eventColumns = {
+  id: loanEvents.id,
+  type: loanEvents.type,
+  from_status: loanEvents.fromStatus,
+  to_status: loanEvents.toStatus,
+  actor: loanEvents.actor,
+  request_id: loanEvents.requestId,
+  reason: loanEvents.reason,
+  amount: loanEvents.amount,
+  at: isoUtc(loanEvents.at),
+};
+
+const instalmentColumns = {
+  number: instalments.number,
+  dueOn: instalments.dueOn,
+  principal: instalments.principal,
+  interest: instalments.interest,
+  paidPrincipal: instalments.paidPrincipal,
+  paidInterest: instalments.paidInterest,
+};
+
+const repaymentColumns = {
+  id: repayments.id,
+  loan_id: repayments.loanId,
+  amount: repayments.amount,
+  paid_on: repayments.paidOn,
+  allocation: sql<AllocationPart[]>`${repayments.allocation}`,
+  created_at: isoUtc(repayments.createdAt),
+};
+
+/** A repayment as stored: the contract's answer less `outstanding`, which only its response carries. */
+export type StoredRepayment = Omit<Repayment, 'outstanding'>;
+
+export interface NewLoan {
   borrowerId: string;
   amount: string;
   currency: string;
   termMonths: number | null;
   interestRateApr: string | null;
-};
+  createdBy: string;
+}
+
+export interface NewEvent {
+  loanId: string;
+  type: LoanEventType;
+  fromStatus: LoanStatus | null;
+  toStatus: LoanStatus;
+  actor: string;
+  requestId: string | null;
+  reason?: string | null;
+  amount?: string | null;
+}
+
+export interface ListFilter {
+  status?: LoanStatus;
+  borrowerId?: string;
+}
+
+export type LoanChanges = Partial<{
+  status: LoanStatus;
+  amount: string;
+  termMonths: number | null;
+  interestRateApr: string | null;
+  disbursedOn: string | null;
+  amendedBy: string;
+  approvedBy: string | null;
+}>;
 
 export type LoanRepository = ReturnType<typeof createLoanRepository>;
 
-/** Every loan query, built and prepared once per database. */
+/** Every loan query; the reads on the request path are prepared once per database. */
 export function createLoanRepository(db: Database) {
+  // A borrower's scope is part of the query itself: another borrower's loan is simply not found.
   const byId = db
     .select(loanColumns)
     .from(loans)
     .where(eq(loans.id, sql.placeholder('id')))
     .prepare('loan_by_id');
-
-  const newestFirst = [desc(loans.createdAt), desc(loans.id)];
-  const firstPage = db
+  const byIdForBorrower = db
     .select(loanColumns)
     .from(loans)
-    .orderBy(...newestFirst)
-    .limit(sql.placeholder('limit'))
-    .prepare('loans_first_page');
-  // The timestamp stays text until Postgres reads it, so the driver never rounds it through a JS Date.
-  const pageAfter = db
-    .select(loanColumns)
-    .from(loans)
-    .where(
-      sql`(${loans.createdAt}, ${loans.id}) < (${sql.placeholder('createdAt')}::text::timestamptz, ${sql.placeholder('id')}::uuid)`,
-    )
-    .orderBy(...newestFirst)
-    .limit(sql.placeholder('limit'))
-    .prepare('loans_page_after');
+    .where(and(eq(loans.id, sql.placeholder('id')), eq(loans.borrowerId, sql.placeholder('borrowerId'))))
+    .prepare('loan_by_id_for_borrower');
 
-  const insert = db
-    .insert(loans)
-    .values({
-      borrowerId: sql.placeholder('borrowerId'),
-      amount: sql.placeholder('amount'),
-      currency: sql.placeholder('currency'),
-      termMonths: sql.placeholder('termMonths'),
-      interestRateApr: sql.placeholder('interestRateApr'),
-    })
-    .returning(loanColumns)
-    .prepare('loan_insert');
+  // One prepared query per combination of filters and first page or next, each served by its own index.
+  const pages = new Map<string, ReturnType<typeof preparePage>>();
+  function preparePage(filter: ListFilter, after: boolean) {
+    const conditions: SQL[] = [];
+    if (filter.status) conditions.push(sql`${loans.status} = ${sql.placeholder('status')}`);
+    if (filter.borrowerId) conditions.push(sql`${loans.borrowerId} = ${sql.placeholder('borrowerId')}`);
+    // The timestamp stays text until Postgres reads it, so the driver never rounds it through a JS Date.
+    if (after) {
+      conditions.push(
+        sql`(${loans.createdAt}, ${loans.id}) < (${sql.placeholder('createdAt')}::text::timestamptz, ${sql.placeholder('id')}::uuid)`,
+      );
+    }
+    const name = `loans_page_${filter.status ? 's' : ''}${filter.borrowerId ? 'b' : ''}${after ? '_after' : ''}`;
+    return db
+      .select(loanColumns)
+      .from(loans)
+      .where(and(...conditions))
+      .orderBy(desc(loans.createdAt), desc(loans.id))
+      .limit(sql.placeholder('limit'))
+      .prepare(name);
+  }
+  function page(filter: ListFilter, after: boolean) {
+    const key = `${filter.status !== undefined}${filter.borrowerId !== undefined}${after}`;
+    let prepared = pages.get(key);
+    if (!prepared) {
+      prepared = preparePage(filter, after);
+      pages.set(key, prepared);
+    }
+    return prepared;
+  }
+
+  const instalmentsOf = db
+    .select(instalmentColumns)
+    .from(instalments)
+    .where(eq(instalments.loanId, sql.placeholder('loanId')))
+    .orderBy(asc(instalments.number))
+    .prepare('instalments_of');
+  const repaymentsOf = db
+    .select(repaymentColumns)
+    .from(repayments)
+    .where(eq(repayments.loanId, sql.placeholder('loanId')))
+    .orderBy(asc(repayments.createdAt), asc(repayments.id))
+    .prepare('repayments_of');
+
+  const eventsOf = db
+    .select(eventColumns)
+    .from(loanEvents)
+    .where(eq(loanEvents.loanId, sql.placeholder('loanId')))
+    .orderBy(asc(loanEvents.id))
+    .prepare('loan_events_of');
 
   return {
-    async findById(id: string): Promise<Loan | undefined> {
-      const [loan] = await byId.execute({ id });
+    /** The loan, if it exists and `borrowerId` (when given) owns it. */
+    async find(id: string, borrowerId: string | null): Promise<VersionedLoan | undefined> {
+      const [loan] =
+        borrowerId === null ? await byId.execute({ id }) : await byIdForBorrower.execute({ id, borrowerId });
       return loan;
     },
 
-    /** Up to `limit` loans, newest first, after `position` when given. */
-    list(limit: number, position?: PagePosition): Promise<Loan[]> {
-      return position ? pageAfter.execute({ limit, ...position }) : firstPage.execute({ limit });
+    /** Up to `limit` loans matching the filter, newest first, after `position` when given. */
+    list(limit: number, filter: ListFilter, position?: PagePosition): Promise<VersionedLoan[]> {
+      return page(filter, position !== undefined).execute({ limit, ...filter, ...position });
     },
 
-    async create(loan: NewLoan): Promise<Loan> {
-      const [created] = await insert.execute(loan);
+    events(loanId: string): Promise<LoanEvent[]> {
+      return eventsOf.execute({ loanId });
+    },
+
+    /** The loan, locked until the transaction ends: commands, amendments and repayments on it take turns. */
+    async lock(tx: Transaction, id: string, borrowerId: string | null): Promise<LoanState | undefined> {
+      const scope =
+        borrowerId === null ? eq(loans.id, id) : and(eq(loans.id, id), eq(loans.borrowerId, borrowerId));
+      const [loan] = await tx.select(stateColumns).from(loans).where(scope).for('update');
+      return loan;
+    },
+
+    async insert(tx: Transaction, loan: NewLoan): Promise<VersionedLoan> {
+      const [created] = await tx.insert(loans).values(loan).returning(loanColumns);
+      if (!created) throw new Error('INSERT … RETURNING returned no row');
+      return created;
+    },
+
+    /**
+     * Applies the changes and bumps the version, only if the loan is still in `status` at `version`; undefined
+     * when it is not (another writer got there first).
+     */
+    async update(
+      tx: Transaction,
+      id: string,
+      expected: { status: LoanStatus; version: number },
+      changes: LoanChanges,
+    ): Promise<VersionedLoan | undefined> {
+      const [updated] = await tx
+        .update(loans)
+        .set({ ...changes, version: sql`${loans.version} + 1` })
+        .where(and(eq(loans.id, id), eq(loans.status, expected.status), eq(loans.version, expected.version)))
+        .returning(loanColumns);
+      return updated;
+    },
+
+    async appendEvent(tx: Transaction, event: NewEvent): Promise<void> {
+      await tx.insert(loanEvents).values(event);
+    },
+
+    /** The stored schedule with what has been paid of each instalment; inside a transaction, `tx`. */
+    instalments(loanId: string, tx?: Transaction): Promise<InstalmentRecord[]> {
+      if (!tx) return instalmentsOf.execute({ loanId });
+      return tx
+        .select(instalmentColumns)
+        .from(instalments)
+        .where(eq(instalments.loanId, loanId))
+        .orderBy(asc(instalments.number));
+    },
+
+    async fixSchedule(tx: Transaction, loanId: string, schedule: readonly Instalment[]): Promise<void> {
+      await tx.insert(instalments).values(
+        schedule.map(({ number, dueOn, principal, interest }) => ({
+          loanId,
+          number,
+          dueOn,
+          principal,
+          interest,
+        })),
+      );
+    },
+
+    async discardSchedule(tx: Transaction, loanId: string): Promise<void> {
+      await tx.delete(instalments).where(eq(instalments.loanId, loanId));
+    },
+
+    /** Adds each part of an allocation to what its instalment has been paid. */
+    async applyAllocation(tx: Transaction, loanId: string, parts: readonly AllocationPart[]): Promise<void> {
+      for (const part of parts) {
+        await tx
+          .update(instalments)
+          .set({
+            paidInterest: sql`${instalments.paidInterest} + ${part.interest}::numeric`,
+            paidPrincipal: sql`${instalments.paidPrincipal} + ${part.principal}::numeric`,
+          })
+          .where(and(eq(instalments.loanId, loanId), eq(instalments.number, part.number)));
+      }
+    },
+
+    repayments(loanId: string): Promise<StoredRepayment[]> {
+      return repaymentsOf.execute({ loanId });
+    },
+
+    async repayment(loanId: string, id: string): Promise<StoredRepayment | undefined> {
+      const [found] = await db
+        .select(repaymentColumns)
+        .from(repayments)
+        .where(and(eq(repayments.loanId, loanId), eq(repayments.id, id)));
+      return found;
+    },
+
+    /** The latest repayment's date, or null when there is none. */
+    async lastPaidOn(tx: Transaction, loanId: string): Promise<string | null> {
+      const [row] = await tx
+        .select({ paidOn: sql<string | null>`max(${repayments.paidOn})::text` })
+        .from(repayments)
+        .where(eq(repayments.loanId, loanId));
+      return row?.paidOn ?? null;
+    },
+
+    async insertRepayment(
+      tx: Transaction,
+      repayment: {
+        loanId: string;
+        amount: string;
+        paidOn: string;
+        allocation: AllocationPart[];
+        actor: string;
+      },
+    ): Promise<StoredRepayment> {
+      const [created] = await tx.insert(repayments).values(repayment).returning(repaymentColumns);
       if (!created) throw new Error('INSERT … RETURNING returned no row');
       return created;
     },

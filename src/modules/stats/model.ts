@@ -7,6 +7,33 @@ const counts = (example: Record<string, number>) =>
   t.Record(t.String(), Type.Integer({ minimum: 0 }), { examples: [example] });
 
 export const StatsModel = {
+  portfolio: t.Record(
+    t.String(),
+    t.Object({
+      active_loans: Type.Integer({ minimum: 1, examples: [12] }),
+      outstanding_principal: money('84210.50'),
+      par_1: money('8400.00'),
+      par_30: money('2100.00'),
+      par_90: money('0.00'),
+    }),
+    {
+      description:
+        'Per currency, over disbursed loans: how many, their outstanding principal, and `par_N`, the ' +
+        'outstanding principal of loans N or more days past due (portfolio at risk; an amount, not a ratio)',
+      examples: [
+        {
+          INR: {
+            active_loans: 2,
+            outstanding_principal: '20400.00',
+            par_1: '8400.00',
+            par_30: '0.00',
+            par_90: '0.00',
+          },
+        },
+      ],
+    },
+  ),
+
   stats: t.Object(
     {
       total_loans: Type.Integer({ minimum: 0, examples: [5] }),
@@ -35,3 +62,4 @@ export const StatsModel = {
 };
 
 export type Stats = typeof StatsModel.stats.static;
+export type Portfolio = typeof StatsModel.portfolio.static;

@@ -1,7 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
-import { type LoanStatus, loanStatuses, loans } from '../../db/schema';
-import type { Stats } from './model';
+import { instalments, type LoanStatus, loanStatuses, loans } from '../../db/schema';
+import type { Portfolio, Stats } from './model';
+
+/** Days past due at which the portfolio-at-risk figures count a loan's outstanding principal. */
+export const PAR_THRESHOLDS = [1, 30, 90] as const;
 
 // GROUPING(status, currency) tells the three grouping sets apart: 1 = by status, 2 = by currency, 3 = all loans.
 const BY_STATUS = 1;
@@ -23,6 +26,40 @@ export function createStatsRepository(db: Database) {
     .from(loans)
     .groupBy(sql`GROUPING SETS ((${loans.status}), (${loans.currency}), ())`)
     .prepare('loan_stats');
+
+  // One query: per disbursed loan its outstanding principal and oldest unpaid due date, then per currency.
+  const perLoan = db
+    .select({
+      currency: loans.currency,
+      outstanding:
+        sql<string>`coalesce(sum(${instalments.principal} - ${instalments.paidPrincipal}), ${loans.amount})`.as(
+          'outstanding',
+        ),
+      daysPastDue: sql<number>`(${sql.placeholder('today')}::date - min(${instalments.dueOn}) FILTER (
+        WHERE ${instalments.principal} + ${instalments.interest} > ${instalments.paidPrincipal} + ${instalments.paidInterest}))`.as(
+        'days_past_due',
+      ),
+    })
+    .from(loans)
+    .leftJoin(instalments, sql`${instalments.loanId} = ${loans.id}`)
+    .where(sql`${loans.status} = 'disbursed'`)
+    .groupBy(loans.id)
+    .as('per_loan');
+  const atRisk = (days: number) =>
+    sql<string>`coalesce(sum(${perLoan.outstanding}) FILTER (WHERE ${perLoan.daysPastDue} >= ${sql.raw(String(days))}), 0)::numeric(14, 2)::text`;
+  const portfolioByCurrency = db
+    .select({
+      currency: perLoan.currency,
+      active_loans: sql<number>`count(*)::int`.mapWith(Number),
+      outstanding_principal: sql<string>`sum(${perLoan.outstanding})::numeric(14, 2)::text`,
+      par_1: atRisk(PAR_THRESHOLDS[0]),
+      par_30: atRisk(PAR_THRESHOLDS[1]),
+      par_90: atRisk(PAR_THRESHOLDS[2]),
+    })
+    .from(perLoan)
+    .groupBy(perLoan.currency)
+    .orderBy(perLoan.currency)
+    .prepare('portfolio_at_risk');
 
   return {
     async read(): Promise<Stats> {
@@ -52,6 +89,12 @@ export function createStatsRepository(db: Database) {
         }
       }
       return stats;
+    },
+
+    /** Portfolio at risk per currency, over disbursed loans only, as of `today` (YYYY-MM-DD). */
+    async portfolio(today: string): Promise<Portfolio> {
+      const rows = await portfolioByCurrency.execute({ today });
+      return Object.fromEntries(rows.map(({ currency, ...figures }) => [currency, figures]));
     },
   };
 }

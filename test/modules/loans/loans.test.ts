@@ -2,10 +2,11 @@ import { beforeEach, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import type { Loan } from '../../../src/modules/loans/model';
 import { useTestApp } from '../../support/app';
+import { resetLoans } from '../../support/database';
 
 const t = useTestApp();
 beforeEach(async () => {
-  await t.database.db.execute(sql`TRUNCATE loans`);
+  await resetLoans(t.database.db);
 });
 
 const valid = { borrower_id: 'usr_india_999', amount: '12000.50', currency: 'INR', term_months: 6 };

@@ -2,10 +2,11 @@ import { beforeEach, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import type { Stats } from '../../../src/modules/stats/model';
 import { useTestApp } from '../../support/app';
+import { resetLoans } from '../../support/database';
 
 const t = useTestApp();
 beforeEach(async () => {
-  await t.database.db.execute(sql`TRUNCATE loans`);
+  await resetLoans(t.database.db);
 });
 
 const stats = async (): Promise<Stats> => {
@@ -48,8 +49,9 @@ describe('GET /api/stats', () => {
 
   test('counts loans by status', async () => {
     await t.database.db.execute(
-      sql`INSERT INTO loans (borrower_id, amount, currency, status) VALUES
-          ('a', 10, 'USD', 'approved'), ('b', 20, 'USD', 'approved'), ('c', 30, 'USD', 'defaulted')`,
+      sql`INSERT INTO loans (borrower_id, amount, currency, status, disbursed_on) VALUES
+          ('a', 10, 'USD', 'approved', NULL), ('b', 20, 'USD', 'approved', NULL),
+          ('c', 30, 'USD', 'defaulted', '2026-01-15')`,
     );
     const result = await stats();
     expect(result.by_status).toEqual({

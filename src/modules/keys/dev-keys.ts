@@ -1,0 +1,23 @@
+import { hashApiKey } from '../../auth/api-key';
+import type { NewApiKey } from './repository';
+
+const devKey = (n: number, key: string, role: NewApiKey['role'], borrowerId: string | null = null) => ({
+  id: `00000000-0000-4000-8000-00000000d00${n}`,
+  name: key,
+  role,
+  borrowerId,
+  keyHash: hashApiKey(key),
+  expiresAt: null,
+});
+
+/**
+ * The development keys of the contract: refreshed at every start in development, never present in staging or
+ * production (which refuse to start while one is active). Their text is public, so they must never work there.
+ */
+export const developmentKeys = [
+  devKey(1, 'dev-admin-key', 'admin'),
+  devKey(2, 'dev-officer-key', 'officer'),
+  devKey(3, 'dev-officer2-key', 'officer'),
+  devKey(4, 'dev-borrower-key', 'borrower', 'usr_kenya_001'),
+  devKey(5, 'dev-borrower2-key', 'borrower', 'usr_india_002'),
+];
