@@ -118,6 +118,10 @@ describe('buildSchedule: hand-checked vectors', () => {
     expect(instalmentAmount(terms('8.10', '20.00', 1))).toBe('8.24');
     expect(instalmentAmount(terms('7.50', '20.00', 1))).toBe('7.62');
     expect(instalmentAmount(terms('1000.20', '10.00', 1))).toBe('1008.54');
+    // At 0.01 %, where 1 − (1 + r)^−1 cancels most digits: 600.005, 3000.025 and 41400.345.
+    expect(instalmentAmount(terms('600.00', '0.01', 1))).toBe('600.00');
+    expect(instalmentAmount(terms('3000.00', '0.01', 1))).toBe('3000.02');
+    expect(instalmentAmount(terms('41400.00', '0.01', 1))).toBe('41400.34');
   });
 
   test('a zero-rate loan divides the principal, the last instalment taking the remainder', () => {
@@ -304,26 +308,27 @@ describe('buildSchedule: properties', () => {
     );
   });
 
-  test('one-month loans, half of them on an exact half cent: E is the principal plus its interest', () => {
-    // At 20.00 %, amounts of 60m + 30 hundredths earn an interest ending in exactly half a cent.
-    const oneMonth = fc.oneof(
-      fc.record({
-        amount: fc.bigInt({ min: 0n, max: 83_332n }).map((m) => 60n * m + 30n),
-        apr: fc.constant(2000n),
-      }),
-      fc.record({
-        amount: fc.bigInt({ min: 1n, max: 5_000_000n }),
-        apr: fc.bigInt({ min: 1n, max: 10_000n }),
-      }),
-    );
+  test('E on an exact half cent, at one month and two, equals the exact reference', () => {
+    // amount · apr = 60000 · odd is an interest of exactly half a cent: one-month ties at any rate dividing 60000.
+    const oneMonthTie = fc
+      .constantFrom(1n, 2n, 3n, 5n, 8n, 12n, 16n, 25n, 75n, 2000n, 6000n)
+      .chain((apr) =>
+        fc
+          .bigInt({ min: 0n, max: ((5_000_000n * apr) / 60_000n - 1n) / 2n })
+          .map((m) => ({ amount: (60_000n * (2n * m + 1n)) / apr, apr, n: 1 })),
+      );
+    // Two-month ties, found by a search in exact rationals: (amount in hundredths, apr in hundredths).
+    const twoMonthTie = fc
+      .constantFrom<[bigint, bigint]>([4_001_000n, 60n], [2_560_800n, 75n], [922_080n, 125n], [57_720n, 500n])
+      .map(([amount, apr]) => ({ amount, apr, n: 2 }));
     fc.assert(
-      fc.property(oneMonth, ({ amount, apr }) => {
+      fc.property(fc.oneof(oneMonthTie, twoMonthTie), ({ amount, apr, n }) => {
         const built = buildSchedule({
-          ...terms(decimalText(amount, 2), decimalText(apr, 2), 1),
+          ...terms(decimalText(amount, 2), decimalText(apr, 2), n),
           firstPeriodStart: '2026-01-31',
         });
-        expect(built.instalmentAmount).toBe(built.instalments[0]?.total as string);
-        expect(minor(built.instalmentAmount, 2)).toBe(reference(amount, apr, 1).e);
+        expect(minor(built.instalmentAmount, 2)).toBe(reference(amount, apr, n).e);
+        if (n === 1) expect(built.instalmentAmount).toBe(built.instalments[0]?.total as string);
       }),
       { numRuns: 300 },
     );
