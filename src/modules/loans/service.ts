@@ -60,7 +60,7 @@ function invalidTransition(loan: { status: LoanStatus }, command: string): Probl
   const allowed = commandsFrom(loan.status);
   return new Problem(
     409,
-    `A ${loan.status} loan cannot ${command.replace('-', ' ')}; ` +
+    `The loan is ${loan.status}, which does not allow ${command}; ` +
       (allowed.length > 0 ? `it allows ${allowed.join(', ')}.` : 'it allows no command.'),
     { kind: { slug: 'invalid-transition', title: 'Invalid transition' } },
   );
@@ -200,12 +200,6 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
         throw new Problem(403, 'Four-eyes: the credential that approved this loan cannot disburse it.');
       }
       const disbursedOn = input.disbursed_on ?? today;
-      if (disbursedOn < loan.created_at.slice(0, 10)) {
-        throw invalid(
-          '/disbursed_on',
-          `disbursed_on must not be before the loan was applied for (${loan.created_at.slice(0, 10)})`,
-        );
-      }
       changes.disbursedOn = disbursedOn;
       amount = loan.amount;
     } else if (name === 'undo-disbursal') {
