@@ -3,11 +3,55 @@ import { clientAddress, trustedProxyMatcher } from './client-address';
 import { Problem } from './problem';
 
 const SWEEP_INTERVAL_MS = 60_000;
+const API_ROUTE_PREFIX = '/api/';
+
+// host [":" port] as RFC 9110 allows it: an IP literal in brackets, or a reg-name (RFC 3986's characters).
+const VALID_HOST = /^(?:\[[\dA-Fa-f:.]+\]|[\w.~!$&'()*+,;=%-]+)(?::\d{1,5})?$/;
 
 /**
- * Token buckets, one per client: `perMinute` tokens when full, refilled continuously. `take` spends one token
- * and says what the RateLimit headers should report.
+ * 400 for a request whose Host is missing, empty or invalid. Bun hands such a request (`Host: a/b`, an empty
+ * Host, HTTP/1.0 without one) to the app with a relative `request.url`. A request built in a test with
+ * `new Request('http://localhost/…')` has an absolute URL and no Host header, and passes.
  */
+export const requireValidHost = new Elysia({ name: 'require-valid-host' }).onRequest(({ request }) => {
+  const host = request.headers.get('host');
+  if (!request.url.startsWith('http') || (host !== null && !VALID_HOST.test(host))) {
+    throw new Problem(400, 'Send a Host header naming this service (host or host:port).');
+  }
+});
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** Whole tokens left: RateLimit-Remaining. */
+  remaining: number;
+  /** Seconds until the bucket is full again: RateLimit-Reset. */
+  resetSeconds: number;
+  /** Seconds until the next token: Retry-After on a 429. */
+  retryAfterSeconds: number;
+}
+
+/**
+ * What spending from a token bucket of `perMinute` tokens (refilled continuously, `perMinute / 60` a second)
+ * means for the client, given the tokens left afterwards. Every store computes its answer here.
+ */
+export function decide(perMinute: number, tokensLeft: number, allowed: boolean): RateLimitDecision {
+  const refillPerSecond = perMinute / 60;
+  return {
+    allowed,
+    remaining: Math.floor(tokensLeft),
+    resetSeconds: Math.ceil((perMinute - tokensLeft) / refillPerSecond),
+    retryAfterSeconds: Math.max(1, Math.ceil((1 - tokensLeft) / refillPerSecond)),
+  };
+}
+
+/** Where the buckets live: this process (createTokenBuckets) or Redis (createRedisBuckets), shared by replicas. */
+export interface BucketStore {
+  /** Spends one token of `key`'s bucket; undefined when the store cannot answer, and the request goes unlimited. */
+  take(key: string): RateLimitDecision | undefined | Promise<RateLimitDecision | undefined>;
+  close(): void;
+}
+
+/** Token buckets in this process, one per key. */
 export function createTokenBuckets(perMinute: number, now: () => number = () => performance.now()) {
   const refillPerMs = perMinute / 60_000;
   const buckets = new Map<string, { tokens: number; at: number }>();
@@ -17,47 +61,117 @@ export function createTokenBuckets(perMinute: number, now: () => number = () => 
     Math.min(perMinute, bucket.tokens + (time - bucket.at) * refillPerMs);
 
   return {
-    take(client: string) {
+    take(key: string): RateLimitDecision {
       const time = now();
       if (time - lastSweep > SWEEP_INTERVAL_MS) {
         // Full buckets carry no state worth keeping.
-        for (const [key, bucket] of buckets) if (refill(bucket, time) >= perMinute) buckets.delete(key);
+        for (const [stale, bucket] of buckets) if (refill(bucket, time) >= perMinute) buckets.delete(stale);
         lastSweep = time;
       }
-      const bucket = buckets.get(client) ?? { tokens: perMinute, at: time };
+      const bucket = buckets.get(key) ?? { tokens: perMinute, at: time };
       bucket.tokens = refill(bucket, time);
       bucket.at = time;
       const allowed = bucket.tokens >= 1;
       if (allowed) bucket.tokens -= 1;
-      buckets.set(client, bucket);
-      return {
-        allowed,
-        remaining: Math.floor(bucket.tokens),
-        resetSeconds: Math.ceil((perMinute - bucket.tokens) / refillPerMs / 1000),
-        retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / refillPerMs / 1000)),
-      };
+      buckets.set(key, bucket);
+      return decide(perMinute, bucket.tokens, allowed);
+    },
+    close() {
+      buckets.clear();
     },
   };
 }
 
-/** Limits each client on /api routes to `perMinute` requests; 0 turns it off. */
-export function rateLimit({ perMinute, trustedProxies }: { perMinute: number; trustedProxies: string[] }) {
-  const plugin = new Elysia({ name: 'rate-limit' });
-  if (perMinute === 0) return plugin;
-  const buckets = createTokenBuckets(perMinute);
-  const isTrusted = trustedProxyMatcher(trustedProxies);
-  return plugin.onRequest(({ request, server, set }) => {
-    const { url } = request;
-    if (!url.startsWith('/api/', url.indexOf('/', url.indexOf('//') + 2))) return;
-    const peer = server?.requestIP(request)?.address;
-    const result = buckets.take(clientAddress(peer, request.headers.get('x-forwarded-for'), isTrusted));
-    set.headers['ratelimit-limit'] = String(perMinute);
-    set.headers['ratelimit-remaining'] = String(result.remaining);
-    set.headers['ratelimit-reset'] = String(result.resetSeconds);
-    if (!result.allowed) {
-      throw new Problem(429, `Over ${perMinute} requests a minute; retry in ${result.retryAfterSeconds} s.`, {
-        headers: { 'retry-after': String(result.retryAfterSeconds) },
-      });
-    }
-  });
+export interface RateLimiterOptions {
+  /** Requests per bucket per minute on /api routes; 0 turns limiting off. */
+  perMinute: number;
+  trustedProxies: string[];
+  /** In this process unless given. */
+  store?: BucketStore;
+  /** Told of every request served without a limit because the store could not answer. */
+  onUnlimited?: () => void;
 }
+
+/**
+ * The limit on /api routes, one bucket per credential, and one per client address for requests with no
+ * credential or a failed one (so random tokens cannot buy fresh buckets).
+ *
+ * The contract answers 404 (no route), then 401, then 429, then 413/415/400, so the limit runs once a route
+ * has matched and before the body is read. Elysia's beforeHandle would come too late (after the body is
+ * parsed and validated); the first route-level hook is parse for a method with a body and transform for the
+ * others, so the plugin hooks both. Wiring, in this order:
+ *
+ *   const limiter = createRateLimiter({ … });
+ *   app.use(authentication(createGate(authenticator, (request, principal) => limiter.count(request, principal?.actor))))
+ *      .use(limiter.plugin)   // after authentication, before the JSON body parser
+ *
+ * The gate calls `count` right after authenticating, pass or fail: a failure is counted on the address and
+ * still answers 401; a pass is counted on the credential, and the plugin then answers 429 when it is over.
+ * Without a gate the plugin counts every request on its address.
+ */
+export function createRateLimiter({
+  perMinute,
+  trustedProxies,
+  store = createTokenBuckets(perMinute),
+  onUnlimited,
+}: RateLimiterOptions) {
+  const isTrusted = trustedProxyMatcher(trustedProxies);
+  // null: counted, but the store could not answer.
+  const decisions = new WeakMap<Request, RateLimitDecision | null>();
+  let server: { requestIP(request: Request): { address: string } | null } | null = null;
+
+  const addressOf = (request: Request) =>
+    clientAddress(server?.requestIP(request)?.address, request.headers.get('x-forwarded-for'), isTrusted);
+
+  /** Spends one token for the request, once: the credential's when it has one, else its address's. */
+  async function count(request: Request, credential: string | undefined): Promise<void> {
+    if (perMinute === 0 || decisions.has(request)) return;
+    decisions.set(request, null);
+    const decision = await store.take(
+      credential === undefined ? `address:${addressOf(request)}` : `credential:${credential}`,
+    );
+    if (decision) decisions.set(request, decision);
+    else onUnlimited?.();
+  }
+
+  const enforce = async ({
+    request,
+    route,
+    set,
+  }: {
+    request: Request;
+    route: string;
+    set: { headers: Record<string, unknown> };
+  }) => {
+    if (!route.startsWith(API_ROUTE_PREFIX)) return;
+    await count(request, undefined);
+    const decision = decisions.get(request);
+    if (!decision) return;
+    set.headers['ratelimit-limit'] = String(perMinute);
+    set.headers['ratelimit-remaining'] = String(decision.remaining);
+    set.headers['ratelimit-reset'] = String(decision.resetSeconds);
+    if (!decision.allowed) {
+      throw new Problem(
+        429,
+        `Over ${perMinute} requests a minute; retry in ${decision.retryAfterSeconds} s.`,
+        {
+          headers: { 'retry-after': String(decision.retryAfterSeconds) },
+        },
+      );
+    }
+  };
+
+  const plugin = new Elysia({ name: 'rate-limit' })
+    .onStart((app) => {
+      server = app.server;
+    })
+    .onStop(() => store.close());
+  if (perMinute > 0) {
+    // Decided by the matched route's template: Elysia's `path` is cut out of request.url from its 12th
+    // character on, which drops "/api" when the Host is shorter than four characters (`Host: x`).
+    plugin.onParse({ as: 'global' }, enforce).onTransform({ as: 'global' }, enforce);
+  }
+  return { plugin, count };
+}
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
