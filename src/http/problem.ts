@@ -86,3 +86,7 @@ export class Problem extends Error {
 /** OpenAPI `response` entries for the problems a route can answer with. */
 export const problemResponses = <const S extends ProblemStatus>(...statuses: S[]) =>
   Object.fromEntries(statuses.map((status) => [status, ProblemSchema])) as Record<S, typeof ProblemSchema>;
+
+/** The title of a status's problem; the OpenAPI document describes each error response with it. */
+export const problemTitle = (status: number): string | undefined =>
+  problemKinds[status as ProblemStatus]?.title;

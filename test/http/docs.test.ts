@@ -47,9 +47,14 @@ describe('the OpenAPI document at /docs/json', () => {
   });
 
   test('takes the create body as JSON only, with its rules and an example', () => {
-    const body = doc.paths['/api/loans']?.post?.requestBody as { content: Record<string, unknown> };
+    const body = doc.paths['/api/loans']?.post?.requestBody as {
+      content: Record<string, { schema: { $ref?: string } }>;
+    };
     expect(Object.keys(body.content)).toEqual(['application/json']);
-    const text = JSON.stringify(doc.components.schemas.createLoan);
+    const schema = body.content['application/json']?.schema ?? {};
+    const text = JSON.stringify(
+      schema.$ref ? doc.components.schemas[schema.$ref.split('/').at(-1) ?? ''] : schema,
+    );
     for (const field of ['borrower_id', 'amount', 'currency', 'term_months', 'interest_rate_apr']) {
       expect(text).toContain(field);
     }
@@ -68,6 +73,18 @@ describe('the docs page at /docs', () => {
     expect(sources.filter((s) => /^(https?:)?\/\//.test(s ?? ''))).toEqual([]);
     expect(html).toContain('"withDefaultFonts":false');
     expect(html).toContain('"agent":{"disabled":true}');
+  });
+
+  test("configures Scalar without its hosted product's buttons (the browser test sees them gone)", async () => {
+    const html = await (await t.req('/docs')).text();
+    for (const setting of [
+      '"mcp":{"disabled":true}',
+      '"showDeveloperTools":"never"',
+      '"hideClientButton":true',
+      '"preferredSecurityScheme":"bearer"',
+    ]) {
+      expect(html).toContain(setting);
+    }
   });
 
   test('serves the Scalar bundle itself', async () => {
