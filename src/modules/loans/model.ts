@@ -7,6 +7,7 @@ import {
   MAX_LOAN_AMOUNT,
   MAX_TERM_MONTHS,
 } from '../../db/schema';
+import { sentWithETag } from '../../http/openapi';
 import { BorrowerId, IsoDate, IsoTime, Money, Uuid } from '../../http/schemas';
 import { AMOUNT_FORMAT, RATE_FORMAT } from './money';
 
@@ -66,7 +67,10 @@ export const LoanModel = {
       created_at: IsoTime,
       updated_at: IsoTime,
     },
-    { description: 'A loan; money is a decimal string with two places, times are ISO 8601 UTC' },
+    {
+      description: 'A loan; money is a decimal string with two places, times are ISO 8601 UTC',
+      ...sentWithETag,
+    },
   ),
 
   createLoan: t.Object(
