@@ -71,7 +71,8 @@ export const authentication = (gate: Gate) =>
 const documented = (permission: Permission) =>
   ({ security: [{ bearer: [] }], 'x-permission': permission }) as DocumentDecoration;
 
-const principalOf = (request: Request) => principals.get(request) as Principal;
+/** Who an authenticated request acts as; undefined before authentication or when it failed. */
+export const principalOf = (request: Request): Principal | undefined => principals.get(request);
 
 /**
  * The guards a route declares:
@@ -85,15 +86,15 @@ export const guards = new Elysia({ name: 'guards' }).macro({
     detail: documented(permission),
     transform({ request }) {
       guarded.add(request);
-      authorize(principalOf(request), permission);
+      authorize(principalOf(request) as Principal, permission);
     },
-    resolve: ({ request }) => ({ principal: principalOf(request) }),
+    resolve: ({ request }) => ({ principal: principalOf(request) as Principal }),
   }),
   loanPermission: (permission: Permission) => ({
     detail: documented(permission),
     transform({ request }) {
       guarded.add(request);
     },
-    resolve: ({ request }) => ({ principal: principalOf(request) }),
+    resolve: ({ request }) => ({ principal: principalOf(request) as Principal }),
   }),
 });

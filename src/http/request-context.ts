@@ -1,5 +1,5 @@
 import { Elysia, ElysiaCustomStatusResponse } from 'elysia';
-import type { Logger } from '../logger';
+import { accessLogger, type Logger } from '../logger';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const SANE_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
@@ -23,41 +23,53 @@ export const requestIdOf = (headers: Record<string, unknown>): string => String(
  * Gives every request an id (the client's, when it is sane), which every log line about it carries; as the
  * response goes out, writes one access-log line and tells `onCompleted`.
  */
-export const requestContext = (logger: Logger, onCompleted?: (request: CompletedRequest) => void) =>
-  new Elysia({ name: 'request-context' })
-    .onRequest(({ request, set }) => {
-      startedAt.set(request, performance.now());
-      const offered = request.headers.get(REQUEST_ID_HEADER);
-      set.headers[REQUEST_ID_HEADER] =
-        offered && SANE_REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
-    })
-    // mapResponse runs once for every response (handler, error or no route) just before it is sent, and
-    // synchronously: cheaper than onAfterResponse, which Elysia schedules on a later tick.
-    .mapResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
-      const completed: CompletedRequest = {
-        requestId: requestIdOf(set.headers),
-        method: request.method,
-        route: route || 'unmatched',
-        status:
-          responseValue instanceof ElysiaCustomStatusResponse
-            ? responseValue.code
-            : typeof set.status === 'number'
-              ? set.status
-              : 200,
-        durationSeconds: (performance.now() - (startedAt.get(request) ?? performance.now())) / 1000,
-      };
-      logger.info(
-        {
+export function requestContext(
+  logger: Logger,
+  {
+    onCompleted,
+    actorOf,
+  }: {
+    onCompleted?: (request: CompletedRequest) => void;
+    /** Who the request acted as (an API key's id, `jwt:<sub>`), once authenticated; never the credential. */
+    actorOf?: (request: Request) => string | undefined;
+  } = {},
+) {
+  const writeAccessLine = accessLogger(logger);
+  return (
+    new Elysia({ name: 'request-context' })
+      .onRequest(({ request, set }) => {
+        startedAt.set(request, performance.now());
+        const offered = request.headers.get(REQUEST_ID_HEADER);
+        set.headers[REQUEST_ID_HEADER] =
+          offered && SANE_REQUEST_ID.test(offered) ? offered : crypto.randomUUID();
+      })
+      // mapResponse runs once for every response (handler, error or no route) just before it is sent, and
+      // synchronously: cheaper than onAfterResponse, which Elysia schedules on a later tick.
+      .mapResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
+        const completed: CompletedRequest = {
+          requestId: requestIdOf(set.headers),
+          method: request.method,
+          route: route || 'unmatched',
+          status:
+            responseValue instanceof ElysiaCustomStatusResponse
+              ? responseValue.code
+              : typeof set.status === 'number'
+                ? set.status
+                : 200,
+          durationSeconds: (performance.now() - (startedAt.get(request) ?? performance.now())) / 1000,
+        };
+        writeAccessLine({
           request_id: completed.requestId,
           method: completed.method,
           route: completed.route,
           status: completed.status,
           duration_ms: Math.round(completed.durationSeconds * 100_000) / 100,
-        },
-        'request',
-      );
-      onCompleted?.(completed);
-      // Handed back unchanged (Elysia maps whatever this returns, not only a Response): on the no-route path
-      // it would send an empty body if this returned nothing. The loans tests' 404 case guards it.
-      return responseValue as Response;
-    });
+          actor: actorOf?.(request) ?? null,
+        });
+        onCompleted?.(completed);
+        // Handed back unchanged (Elysia maps whatever this returns, not only a Response): on the no-route path
+        // it would send an empty body if this returned nothing. The loans tests' 404 case guards it.
+        return responseValue as Response;
+      })
+  );
+}
