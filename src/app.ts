@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia';
 import { createAuthenticator } from './auth/authenticator';
-import { authentication, createGate } from './auth/plugin';
+import { authentication, createGate, principalOf } from './auth/plugin';
 import { businessClock } from './clock';
 import type { Config } from './config';
 import type { DatabaseHandle } from './db/client';
@@ -74,7 +74,12 @@ export function createApp({ config, database, logger }: AppDependencies) {
 
   // normalize: false, so a body with a property the schema lacks is refused rather than silently trimmed.
   return new Elysia({ normalize: false })
-    .use(requestContext(logger, metrics.observeRequest))
+    .use(
+      requestContext(logger, {
+        onCompleted: metrics.observeRequest,
+        actorOf: (request) => principalOf(request)?.actor,
+      }),
+    )
     .use(errorHandler(logger))
     .use(requireValidHost)
     .use(cors(config.corsOrigins))
