@@ -4,7 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import type { Config } from '../config';
+import { type Config, DB_TIMEOUT_DEFAULTS } from '../config';
 import * as schema from './schema';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -23,14 +23,29 @@ const CONNECT_TIMEOUT_SECONDS = 3;
 export const openSingleConnection = (url: string, connectTimeoutSeconds = CONNECT_TIMEOUT_SECONDS) =>
   postgres(url, { max: 1, onnotice: () => {}, connect_timeout: connectTimeoutSeconds });
 
-export function openDatabase(config: Pick<Config, 'databaseUrl' | 'dbPoolMax' | 'appEnv'>): DatabaseHandle {
+/**
+ * The service's database: a postgres.js pool on DATABASE_URL, or the embedded PGlite. The pool's sessions carry
+ * statement_timeout and lock_timeout (DB_TIMEOUT_DEFAULTS unless the config says otherwise); PGlite has no
+ * timers for them and no other session to wait on.
+ */
+export function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dbPoolMax' | 'appEnv'> &
+    Partial<Pick<Config, 'dbStatementTimeoutMs' | 'dbLockTimeoutMs'>>,
+): DatabaseHandle {
   if (config.databaseUrl) {
+    const statementTimeoutMs = config.dbStatementTimeoutMs ?? DB_TIMEOUT_DEFAULTS.dbStatementTimeoutMs;
+    const lockTimeoutMs = config.dbLockTimeoutMs ?? DB_TIMEOUT_DEFAULTS.dbLockTimeoutMs;
     const client = postgres(config.databaseUrl, {
       max: config.dbPoolMax,
       connect_timeout: CONNECT_TIMEOUT_SECONDS,
       idle_timeout: 60,
       onnotice: () => {},
-      connection: { application_name: 'branch-loans-api' },
+      // Sent in the startup message, so every connection of the pool has them before its first query.
+      connection: {
+        application_name: 'branch-loans-api',
+        statement_timeout: statementTimeoutMs,
+        lock_timeout: lockTimeoutMs,
+      },
     });
     return {
       db: drizzlePostgres(client, { schema }),

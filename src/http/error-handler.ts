@@ -1,7 +1,8 @@
 import { ValueErrorType } from '@sinclair/typebox/errors';
 import { Elysia, ValidationError } from 'elysia';
-import { isDatabaseUnavailable } from '../db/errors';
+import { isDatabaseBusy, isDatabaseUnavailable, summarizeError } from '../db/errors';
 import type { Logger } from '../logger';
+import { EMPTY_BODY, emptyBodyProblem } from './json-body';
 import { type FieldError, PROBLEM_CONTENT_TYPE, Problem } from './problem';
 import { requestIdOf } from './request-context';
 
@@ -37,25 +38,36 @@ function fromValidation(error: ValidationError): Problem {
 
 /** Maps every failure to RFC 9457 problem+json; what a client sees never includes a stack, SQL or driver text. */
 export const errorHandler = (logger: Logger) =>
-  new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, set, request, path }) => {
+  new Elysia({ name: 'error-handler' }).onError({ as: 'global' }, ({ code, error, set, request, route }) => {
     let problem: Problem;
     // Elysia wraps whatever a parser throws in its own ParseError; the Problem it carries is the answer.
     const cause = code === 'PARSE' ? error.cause : undefined;
+    // Names and codes only: an error's message and stack can carry SQL, its parameters and personal data.
+    const context = () => ({
+      request_id: requestIdOf(set.headers),
+      method: request.method,
+      route: route || 'unmatched',
+      error: summarizeError(error),
+    });
     if (error instanceof Problem) problem = error;
     else if (cause instanceof Problem) problem = cause;
-    else if (error instanceof ValidationError) problem = fromValidation(error);
-    else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');
+    else if (error instanceof ValidationError) {
+      problem =
+        error.type === 'body' && error.value === EMPTY_BODY ? emptyBodyProblem() : fromValidation(error);
+    } else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');
     else if (code === 'NOT_FOUND') problem = new Problem(404, 'No route matches this method and path.');
     else if (isDatabaseUnavailable(error)) {
       problem = Problem.unavailable('The database is unreachable; retry shortly.');
-      logger.warn({ request_id: requestIdOf(set.headers), err: error }, 'database unreachable');
+      logger.warn(context(), 'database unreachable');
+    } else if (isDatabaseBusy(error)) {
+      problem = Problem.unavailable('The database is busy and did not answer in time; retry shortly.');
+      logger.warn(context(), 'database busy: statement or lock timeout');
     } else {
-      const requestId = requestIdOf(set.headers);
       problem = new Problem(
         500,
-        `Something went wrong on our side; quote request id ${requestId} when reporting it.`,
+        `Something went wrong on our side; quote request id ${requestIdOf(set.headers)} when reporting it.`,
       );
-      logger.error({ request_id: requestId, method: request.method, path, err: error }, 'unhandled error');
+      logger.error(context(), 'unhandled error');
     }
     set.status = problem.status;
     Object.assign(set.headers, problem.headers, { 'content-type': PROBLEM_CONTENT_TYPE });

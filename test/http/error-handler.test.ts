@@ -1,15 +1,30 @@
-import { describe, expect, test } from 'bun:test';
+import { beforeAll, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
-import { useTestApp } from '../support/app';
+import { developmentKeys } from '../../src/modules/keys/dev-keys';
+import { createApiKeyRepository } from '../../src/modules/keys/repository';
+import { type TestApp, useTestApp } from '../support/app';
+
+const OFFICER = { authorization: 'Bearer dev-officer-key' };
+
+/** A test app whose database is then broken by `fault`, a real change made with plain SQL. */
+function useBrokenApp(fault: string): TestApp {
+  const t = useTestApp();
+  beforeAll(async () => {
+    await createApiKeyRepository(t.database.db).upsert(developmentKeys);
+    await t.database.db.execute(sql.raw(fault));
+  });
+  return t;
+}
+
+const errorLine = (t: TestApp, requestId: string) =>
+  t.logs.find((line) => line.request_id === requestId && line.level === 'error');
 
 describe('an unexpected failure', () => {
-  const t = useTestApp();
+  const t = useBrokenApp('DROP TABLE loans CASCADE');
 
   test('is a 500 problem that names only the request id, and is logged with it', async () => {
-    // A real fault, not a mock: the table the query needs is gone.
-    await t.database.db.execute(sql`DROP TABLE loans`);
     const response = await t.req('/api/loans/6f1c1f9e-0b7e-4d8c-9a57-2f4a1c3b9e10', {
-      headers: { 'x-request-id': 'fault-500' },
+      headers: { ...OFFICER, 'x-request-id': 'fault-500' },
     });
     expect(response.status).toBe(500);
     expect(response.headers.get('content-type')).toStartWith('application/problem+json');
@@ -20,12 +35,57 @@ describe('an unexpected failure', () => {
       status: 500,
       detail: 'Something went wrong on our side; quote request id fault-500 when reporting it.',
     });
-
-    const logged = t.logs.find((line) => line.request_id === 'fault-500' && line.level === 'error');
-    expect(logged).toMatchObject({
+    expect(errorLine(t, 'fault-500')).toMatchObject({
       msg: 'unhandled error',
-      path: '/api/loans/6f1c1f9e-0b7e-4d8c-9a57-2f4a1c3b9e10',
+      method: 'GET',
+      route: '/api/loans/:id',
+      error: { chain: ['DrizzleQueryError', 'DatabaseError'], sqlstate: '42P01' },
     });
-    expect(JSON.stringify(logged)).toContain('relation');
+  });
+});
+
+// Each fault makes the INSERT of a new loan fail inside Postgres, with the borrower id among its parameters.
+describe.each([
+  [
+    'a CHECK the API does not know',
+    "ALTER TABLE loans ADD CONSTRAINT loans_forced_fault CHECK (borrower_id <> 'usr_secret_4711')",
+    { sqlstate: '23514', constraint: 'loans_forced_fault', table: 'loans' },
+  ],
+  ['a column gone', 'ALTER TABLE loans DROP COLUMN term_months', { sqlstate: '42703' }],
+])('a 500 from the database (%s)', (_name, fault, expected) => {
+  const t = useBrokenApp(fault);
+
+  test('is logged with the error class, SQLSTATE, route and request id, and no SQL, parameter or stack', async () => {
+    const requestId = `fault-${expected.sqlstate}`;
+    const response = await t.post(
+      '/api/loans',
+      { borrower_id: 'usr_secret_4711', amount: '4321.09', currency: 'KES', term_months: 7 },
+      { ...OFFICER, 'x-request-id': requestId },
+    );
+    expect(response.status).toBe(500);
+
+    const line = errorLine(t, requestId);
+    expect(line).toMatchObject({
+      msg: 'unhandled error',
+      method: 'POST',
+      route: '/api/loans',
+      error: { chain: ['DrizzleQueryError', 'DatabaseError'], ...expected },
+    });
+    const everything = JSON.stringify(t.logs.filter((entry) => entry.request_id === requestId));
+    for (const secret of [
+      'usr_secret_4711',
+      '4321.09',
+      'insert into',
+      'params',
+      '$1',
+      'node_modules',
+      'at ',
+    ]) {
+      expect({ secret, logged: everything.toLowerCase().includes(secret.toLowerCase()) }).toEqual({
+        secret,
+        logged: false,
+      });
+    }
+    expect(JSON.stringify(line).length).toBeLessThan(600);
   });
 });

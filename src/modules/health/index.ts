@@ -1,18 +1,22 @@
 import { sql } from 'drizzle-orm';
 import { Elysia, t } from 'elysia';
 import type { Database } from '../../db/client';
+import { loans } from '../../db/schema';
 import { Problem, problemResponses } from '../../http/problem';
 
 const READY_TIMEOUT_MS = 1500;
 
-/** Resolves when the database answers a trivial query within the timeout, rejects otherwise. */
+/**
+ * Resolves when the loans table answers within the timeout, rejects otherwise. `SELECT 1` alone would pass while
+ * a lock on the table stalls every request; this waits on the same lock they do.
+ */
 async function pingDatabase(db: Database): Promise<void> {
   let timer: Timer | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('timed out')), READY_TIMEOUT_MS);
   });
   try {
-    await Promise.race([db.execute(sql`SELECT 1`), timeout]);
+    await Promise.race([db.execute(sql`SELECT 1 FROM ${loans} LIMIT 1`), timeout]);
   } finally {
     clearTimeout(timer);
   }
@@ -41,7 +45,7 @@ export const healthRoutes = (db: Database) =>
         response: { 200: t.Object({ status: t.Literal('ready') }), ...problemResponses(503) },
         detail: {
           summary: 'Readiness',
-          description: `200 when the database answers within ${READY_TIMEOUT_MS} ms, else 503.`,
+          description: `200 when the loans table answers within ${READY_TIMEOUT_MS} ms, else 503.`,
         },
       },
     );

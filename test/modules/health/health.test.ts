@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { sql } from 'drizzle-orm';
 import { createTestApp, type TestApp } from '../../support/app';
 
 describe('liveness and readiness', () => {
@@ -15,6 +16,18 @@ describe('liveness and readiness', () => {
     const ready = await t.req('/ready');
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  test('/ready is 503 while the loans table does not answer, though SELECT 1 would', async () => {
+    await t.database.db.execute(sql`ALTER TABLE loans RENAME TO loans_elsewhere`);
+    try {
+      const ready = await t.req('/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.headers.get('retry-after')).toBe('5');
+    } finally {
+      await t.database.db.execute(sql`ALTER TABLE loans_elsewhere RENAME TO loans`);
+    }
+    expect((await t.req('/ready')).status).toBe(200);
   });
 
   test('with the database gone, /ready is a 503 problem and /health stays 200', async () => {
