@@ -65,6 +65,7 @@ export function createApp({ config, database, logger }: AppDependencies) {
   const authenticator = createAuthenticator({ findKeyByHash: apiKeys.findByHash, jwt: config.jwt });
   const keys = createKeyService(apiKeys, { onRevoked: authenticator.forgetKeys });
   const clock = businessClock(config.businessTimeZone);
+  const idempotency = createIdempotency(database.db);
   const lending = createLoanService({
     loans,
     clock,
@@ -89,7 +90,7 @@ export function createApp({ config, database, logger }: AppDependencies) {
     .use(docs())
     .use(healthRoutes(database.db))
     .use(metricsRoutes(metrics, config.metricsToken))
-    .use(loanRoutes(lending, createIdempotency(database.db)))
+    .use(loanRoutes(lending, idempotency))
     .use(statsRoutes(stats, clock))
-    .use(keyRoutes(keys));
+    .use(keyRoutes(keys, idempotency));
 }

@@ -1,6 +1,7 @@
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { idempotencyKeys } from '../db/schema';
+import { rawBodyOf } from './json-body';
 import { Problem } from './problem';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -143,4 +144,37 @@ export function createIdempotency(db: Database, now: () => number = Date.now) {
       return swept.length;
     },
   };
+}
+
+/** What of a request an idempotent write needs: Elysia's context of a guarded route. */
+export interface WriteContext {
+  request: Request;
+  path: string;
+  headers: Record<string, string | undefined>;
+  set: { headers: Record<string, unknown> };
+  principal: { actor: string };
+}
+
+/**
+ * Runs a route's write under its Idempotency-Key and puts what it produced (or what it produced the first
+ * time) on the response: the headers here, the status and body for the route to return.
+ */
+export async function writeIdempotently(
+  idempotency: Idempotency,
+  { request, path, headers, set, principal }: WriteContext,
+  effect: (tx: Transaction) => Promise<StoredResponse>,
+): Promise<Outcome> {
+  const outcome = await idempotency.run(
+    {
+      actor: principal.actor,
+      key: headers[IDEMPOTENCY_KEY_HEADER] ?? null,
+      method: request.method,
+      path,
+      rawBody: rawBodyOf(request),
+    },
+    effect,
+  );
+  Object.assign(set.headers, outcome.headers);
+  if (outcome.replayed) set.headers['idempotent-replayed'] = 'true';
+  return outcome;
 }

@@ -1,19 +1,23 @@
 import { Elysia, status, t } from 'elysia';
 import { guards } from '../../auth/plugin';
+import { type Idempotency, writeIdempotently } from '../../http/idempotency';
 import { problemResponses } from '../../http/problem';
-import { KeyModel } from './model';
+import { type CreatedApiKey, KeyModel } from './model';
 import type { KeyService } from './service';
 
-export const keyRoutes = (keys: KeyService) =>
+export const keyRoutes = (keys: KeyService, idempotency: Idempotency) =>
   new Elysia({ prefix: '/api/keys', tags: ['API keys'] })
     .use(guards)
     .model(KeyModel)
     .post(
       '',
-      async ({ body, set }) => {
-        const created = await keys.create(body);
-        set.headers.location = `/api/keys/${created.id}`;
-        return status(201, created);
+      async (context) => {
+        const outcome = await writeIdempotently(idempotency, context, async (tx) => {
+          const created = await keys.create(context.body, tx);
+          // A replay must not show the key a second time.
+          return { status: 201, body: created, replayBody: { ...created, key: null }, headers: {} };
+        });
+        return status(201, outcome.body as CreatedApiKey);
       },
       {
         permission: 'keys:manage',

@@ -3,6 +3,7 @@ import type { StoredApiKey } from '../../auth/authenticator';
 import type { Database } from '../../db/client';
 import { apiKeys, type Role } from '../../db/schema';
 import { isoUtc } from '../../db/sql';
+import type { Transaction } from '../../http/idempotency';
 
 // Selected in the order and shape of the JSON a client receives, the key itself aside.
 const keyColumns = {
@@ -46,8 +47,8 @@ export function createApiKeyRepository(db: Database) {
       return key;
     },
 
-    async create(key: NewApiKey) {
-      const [created] = await db.insert(apiKeys).values(key).returning(keyColumns);
+    async create(tx: Transaction | undefined, key: NewApiKey) {
+      const [created] = await (tx ?? db).insert(apiKeys).values(key).returning(keyColumns);
       if (!created) throw new Error('INSERT … RETURNING returned no row');
       return created;
     },

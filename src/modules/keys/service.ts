@@ -1,4 +1,5 @@
 import { generateApiKey, hashApiKey } from '../../auth/api-key';
+import type { Transaction } from '../../http/idempotency';
 import { Problem } from '../../http/problem';
 import type { CreatedApiKey, CreateKey } from './model';
 import type { ApiKeyRepository } from './repository';
@@ -11,7 +12,7 @@ const invalid = (path: string, message: string) =>
 /** Issuing and revoking API keys; `onRevoked` lets the authenticator drop what it cached. */
 export function createKeyService(keys: ApiKeyRepository, { onRevoked }: { onRevoked?: () => void } = {}) {
   return {
-    async create(input: CreateKey, now = Date.now()): Promise<CreatedApiKey> {
+    async create(input: CreateKey, tx?: Transaction, now = Date.now()): Promise<CreatedApiKey> {
       if (input.role === 'borrower' && input.borrower_id === undefined) {
         throw invalid('/borrower_id', 'borrower_id is required for the borrower role');
       }
@@ -22,7 +23,7 @@ export function createKeyService(keys: ApiKeyRepository, { onRevoked }: { onRevo
         throw invalid('/expires_at', 'expires_at must be in the future');
       }
       const key = generateApiKey();
-      const created = await keys.create({
+      const created = await keys.create(tx, {
         name: input.name,
         role: input.role,
         borrowerId: input.borrower_id ?? null,

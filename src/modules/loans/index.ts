@@ -3,12 +3,12 @@ import type { Principal } from '../../auth/permissions';
 import { guards } from '../../auth/plugin';
 import { etagOf, ifMatch } from '../../http/etag';
 import {
-  IDEMPOTENCY_KEY_HEADER,
   type Idempotency,
   type StoredResponse,
   type Transaction,
+  type WriteContext,
+  writeIdempotently,
 } from '../../http/idempotency';
-import { rawBodyOf } from '../../http/json-body';
 import { problemResponses } from '../../http/problem';
 import { requestIdOf } from '../../http/request-context';
 import { documentedBody } from '../../http/validation';
@@ -16,14 +16,6 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { commandNames, transitions } from './lifecycle';
 import { DEFAULT_PAGE_SIZE, LoanModel } from './model';
 import type { Acting, LoanService } from './service';
-
-interface WriteContext {
-  request: Request;
-  path: string;
-  headers: Record<string, string | undefined>;
-  set: { headers: Record<string, unknown>; status?: unknown };
-  principal: Principal;
-}
 
 const commandBodies = {
   'optional-reason': LoanModel.reasonOptional,
@@ -40,27 +32,15 @@ const versioned = (loan: { version: number }, status: number, extra: Record<stri
 export const loanRoutes = (loans: LoanService, idempotency: Idempotency) => {
   /** Runs a write in one transaction under the request's Idempotency-Key, and answers what it produced. */
   async function write(
-    context: WriteContext,
+    context: WriteContext & { principal: Principal },
     effect: (tx: Transaction, acting: Acting) => Promise<StoredResponse>,
   ) {
-    const { request, path, headers, set, principal } = context;
     const acting: Acting = {
-      principal,
-      requestId: requestIdOf(set.headers),
-      matches: ifMatch(headers['if-match']),
+      principal: context.principal,
+      requestId: requestIdOf(context.set.headers),
+      matches: ifMatch(context.headers['if-match']),
     };
-    const outcome = await idempotency.run(
-      {
-        actor: principal.actor,
-        key: headers[IDEMPOTENCY_KEY_HEADER] ?? null,
-        method: request.method,
-        path,
-        rawBody: rawBodyOf(request),
-      },
-      (tx) => effect(tx, acting),
-    );
-    Object.assign(set.headers, outcome.headers);
-    if (outcome.replayed) set.headers['idempotent-replayed'] = 'true';
+    const outcome = await writeIdempotently(idempotency, context, (tx) => effect(tx, acting));
     // Each route declares the status and schema of what its effect produces; a replay is what it produced then.
     return status(outcome.status as never, outcome.body as never);
   }
