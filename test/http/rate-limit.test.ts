@@ -1,7 +1,49 @@
 import { describe, expect, test } from 'bun:test';
+import { connect } from 'node:net';
+import { Elysia } from 'elysia';
 import { clientAddress, trustedProxyMatcher } from '../../src/http/client-address';
-import { createTokenBuckets } from '../../src/http/rate-limit';
-import { useListeningTestApp } from '../support/app';
+import { errorHandler } from '../../src/http/error-handler';
+import { createRateLimiter, createTokenBuckets } from '../../src/http/rate-limit';
+import { createLogger } from '../../src/logger';
+import { bearer, devKeys, type TestApp, useListeningTestApp } from '../support/app';
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Sends `head` (request line and headers, without the blank line) and `body` over a raw TCP connection, as no
+ * fetch() would: a bad Host, an empty one, HTTP/1.0 without one. The server closes after answering.
+ */
+function sendRaw(url: string, head: string, body = ''): Promise<RawResponse> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), hostname, () => {
+      const length = body ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : '';
+      socket.write(`${head}\r\n${length}Connection: close\r\n\r\n${body}`);
+    });
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString();
+      const [head = '', ...rest] = text.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(
+        lines.map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]),
+      );
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+const create = JSON.stringify({ borrower_id: 'usr_india_999', amount: '100.00', currency: 'INR' });
+const someLoan = '/api/loans/00000000-0000-4000-8000-00000000abcd';
 
 describe('token buckets', () => {
   test('allow a full minute of requests at once, then refill one every 60/N seconds', () => {
@@ -37,44 +79,189 @@ describe('client address', () => {
   });
 });
 
-describe('rate limiting on a listening server', () => {
-  const server = useListeningTestApp({ rateLimitPerMinute: 3 });
+describe('a request whose Host is missing or invalid', () => {
+  const server = useListeningTestApp({ rateLimitPerMinute: 30 });
 
-  test('answers 429 problem+json with Retry-After after the configured count', async () => {
-    const statuses: number[] = [];
-    let last: Response | undefined;
-    for (let i = 0; i < 4; i++) {
-      last = await fetch(`${server.url}/api/loans`, { headers: { 'x-forwarded-for': `198.51.100.${i}` } });
-      statuses.push(last.status);
-      if (i === 0) {
-        expect(last.headers.get('ratelimit-limit')).toBe('3');
-        expect(last.headers.get('ratelimit-remaining')).toBe('2');
-        expect(Number(last.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
-      }
-    }
-    // A spoofed X-Forwarded-For from an untrusted peer (this test) did not buy a fresh bucket.
-    expect(statuses).toEqual([200, 200, 200, 429]);
-    expect(last?.headers.get('content-type')).toStartWith('application/problem+json');
-    expect(Number(last?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(last?.headers.get('ratelimit-remaining')).toBe('0');
+  test.each([
+    ['an invalid Host', 'Host: a/b'],
+    ['an empty Host', 'Host: '],
+    ['a Host with a path', 'Host: localhost/api'],
+    ['a Host with two ports', 'Host: a:b:c'],
+  ])('%s is refused with a 400 problem', async (_, host) => {
+    const response = await sendRaw(server.url, `GET /api/stats HTTP/1.1\r\n${host}`);
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toStartWith('application/problem+json');
+    expect(response.headers['x-request-id']).toBeString();
+    expect(response.body).toContain('Host');
   });
 
-  test('leaves health, readiness, metrics and docs alone', async () => {
-    for (const path of ['/health', '/ready', '/metrics']) {
-      expect((await fetch(`${server.url}${path}`)).status).toBe(200);
+  test('HTTP/1.0 without a Host is refused with a 400 problem', async () => {
+    const response = await sendRaw(server.url, 'GET /api/stats HTTP/1.0');
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toStartWith('application/problem+json');
+  });
+
+  test('cannot switch the limit off: 100 creates at a limit of 30 with `Host: a/b` create nothing', async () => {
+    const statuses = new Set<number>();
+    for (let i = 0; i < 100; i++) {
+      const { status } = await sendRaw(
+        server.url,
+        'POST /api/loans HTTP/1.1\r\nHost: a/b\r\nContent-Type: application/json',
+        create,
+      );
+      statuses.add(status);
+    }
+    expect([...statuses]).toEqual([400]);
+    const stats = (await (await server.req('/api/stats')).json()) as { total_loans: number };
+    expect(stats.total_loans).toBe(0);
+  });
+
+  test('a valid Host, with a port or as an address, is served', async () => {
+    for (const host of ['localhost', `127.0.0.1:${new URL(server.url).port}`, '[::1]:8000']) {
+      expect((await sendRaw(server.url, `GET /health HTTP/1.1\r\nHost: ${host}`)).status).toBe(200);
     }
   });
 });
 
-describe('rate limiting behind a trusted proxy', () => {
-  const server = useListeningTestApp({ rateLimitPerMinute: 2, trustedProxies: ['127.0.0.1'] });
+/** An officer key of its own for one test, so that it spends from buckets no other test touches. */
+async function newOfficerKey(t: TestApp): Promise<string> {
+  const response = await t
+    .as(devKeys.admin)
+    .post('/api/keys', { name: `rate limit ${crypto.randomUUID()}`, role: 'officer' });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { key: string }).key;
+}
 
-  test('keeps one bucket per forwarded client', async () => {
-    const get = (client: string) =>
-      fetch(`${server.url}/api/stats`, { headers: { 'x-forwarded-for': client } }).then((r) => r.status);
-    expect([await get('198.51.100.1'), await get('198.51.100.1'), await get('198.51.100.1')]).toEqual([
-      200, 200, 429,
-    ]);
-    expect(await get('198.51.100.2')).toBe(200);
+describe('the limit on a listening server', () => {
+  // Each test is a client of its own (its own key, and its own address behind the proxy this test stands for).
+  const server = useListeningTestApp({ rateLimitPerMinute: 30, trustedProxies: ['127.0.0.1'] });
+  async function newClient(address: string) {
+    const key = await newOfficerKey(server);
+    return {
+      headers: `Host: localhost\r\nX-Forwarded-For: ${address}\r\nAuthorization: Bearer ${key}`,
+      fetch: (path: string) =>
+        fetch(`${server.url}${path}`, { headers: { 'x-forwarded-for': address, ...bearer(key) } }),
+    };
+  }
+
+  test('100 creates in a row at a limit of 30: 30 created, then 429 problems with Retry-After', async () => {
+    const client = await newClient('198.51.100.1');
+    const statuses: number[] = [];
+    let last: RawResponse | undefined;
+    for (let i = 0; i < 100; i++) {
+      last = await sendRaw(
+        server.url,
+        `POST /api/loans HTTP/1.1\r\n${client.headers}\r\nContent-Type: application/json`,
+        create,
+      );
+      statuses.push(last.status);
+    }
+    expect(statuses.filter((status) => status === 201)).toHaveLength(30);
+    expect(statuses.slice(30).every((status) => status === 429)).toBeTrue();
+    expect(last?.headers['content-type']).toStartWith('application/problem+json');
+    expect(Number(last?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(last?.headers).toMatchObject({ 'ratelimit-limit': '30', 'ratelimit-remaining': '0' });
+  });
+
+  test('a Host of fewer than four characters does not skip the limit on a route with parameters', async () => {
+    // Elysia's `path` is cut from request.url at its 12th character: with `Host: x` it reads "/loans/…".
+    const client = await newClient('198.51.100.2');
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const head = `GET ${someLoan} HTTP/1.1\r\n${client.headers.replace('Host: localhost', 'Host: x')}`;
+      statuses.push((await sendRaw(server.url, head)).status);
+    }
+    expect(statuses.slice(0, 30)).not.toContain(429);
+    expect(statuses.slice(30)).toEqual(Array(10).fill(429));
+  });
+
+  test('counts and reports every /api request: RateLimit headers count down', async () => {
+    const client = await newClient('198.51.100.3');
+    const remaining: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await client.fetch('/api/stats');
+      expect(response.headers.get('ratelimit-limit')).toBe('30');
+      expect(Number(response.headers.get('ratelimit-reset'))).toBeGreaterThan(0);
+      remaining.push(response.headers.get('ratelimit-remaining') ?? '');
+    }
+    expect(remaining).toEqual(['29', '28', '27']);
+  });
+
+  test('answers in the contract order: 404 unknown route, 401 credential, then 429 before the body is read', async () => {
+    const client = await newClient('198.51.100.4');
+    for (let i = 0; i < 30; i++) await client.fetch('/api/stats');
+    const unknown = await sendRaw(server.url, `GET /api/nothing-here HTTP/1.1\r\n${client.headers}`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers['ratelimit-limit']).toBeUndefined();
+    const anonymous = await sendRaw(
+      server.url,
+      'GET /api/stats HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 198.51.100.4',
+    );
+    expect(anonymous.status).toBe(401);
+    const malformed = await sendRaw(
+      server.url,
+      `POST /api/loans HTTP/1.1\r\n${client.headers}\r\nContent-Type: application/json`,
+      '{"borrower_id":',
+    );
+    expect(malformed.status).toBe(429);
+    const wrongType = await sendRaw(
+      server.url,
+      `POST /api/loans HTTP/1.1\r\n${client.headers}\r\nContent-Type: text/plain`,
+      'hello',
+    );
+    expect(wrongType.status).toBe(429);
+  });
+
+  test('leaves health, readiness, metrics and docs alone', async () => {
+    const client = await newClient('198.51.100.5');
+    for (let i = 0; i < 30; i++) await client.fetch('/api/stats');
+    for (const path of ['/health', '/ready', '/metrics', '/docs/json']) {
+      const response = await client.fetch(path);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('ratelimit-limit')).toBeNull();
+    }
+  });
+});
+
+describe('the limit without a trusted proxy', () => {
+  const server = useListeningTestApp({ rateLimitPerMinute: 3 });
+
+  test('a spoofed X-Forwarded-For does not buy a fresh bucket', async () => {
+    const key = await newOfficerKey(server);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const response = await fetch(`${server.url}/api/loans`, {
+        headers: { 'x-forwarded-for': `198.51.100.${i}`, ...bearer(key) },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+  });
+});
+
+describe('buckets per credential', () => {
+  // A stand-in for the authentication gate, which tells the limiter what it found right after authenticating.
+  const limiter = createRateLimiter({ perMinute: 2, trustedProxies: [] });
+  const app = new Elysia()
+    .use(errorHandler(createLogger({ appEnv: 'test', logLevel: 'silent', logFormat: 'json' })))
+    .onTransform({ as: 'global' }, async ({ request }) => {
+      const credential = request.headers.get('authorization')?.replace('Bearer ', '');
+      await limiter.count(request, credential);
+    })
+    .use(limiter.plugin)
+    .get('/api/things/:id', () => 'thing');
+  const get = (credential?: string) =>
+    app
+      .handle(
+        new Request('http://localhost/api/things/1', {
+          headers: credential ? { authorization: `Bearer ${credential}` } : {},
+        }),
+      )
+      .then((response) => response.status);
+
+  test('each credential has its own bucket, apart from its address', async () => {
+    expect([await get('key-1'), await get('key-1'), await get('key-1')]).toEqual([200, 200, 429]);
+    expect([await get('key-2'), await get('key-2')]).toEqual([200, 200]);
+    expect([await get(), await get(), await get()]).toEqual([200, 200, 429]);
   });
 });
