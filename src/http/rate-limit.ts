@@ -151,13 +151,10 @@ export function createRateLimiter({
     set.headers['ratelimit-remaining'] = String(decision.remaining);
     set.headers['ratelimit-reset'] = String(decision.resetSeconds);
     if (!decision.allowed) {
-      throw new Problem(
-        429,
-        `Over ${perMinute} requests a minute; retry in ${decision.retryAfterSeconds} s.`,
-        {
-          headers: { 'retry-after': String(decision.retryAfterSeconds) },
-        },
-      );
+      const retryAfter = String(decision.retryAfterSeconds);
+      throw new Problem(429, `Over ${perMinute} requests a minute; retry in ${retryAfter} s.`, {
+        headers: { 'retry-after': retryAfter },
+      });
     }
   };
 
