@@ -87,7 +87,7 @@ describe.skipIf(!suiteDatabaseUrl)('while another session holds a lock on loans'
   describe.each([
     ['lock_timeout', { DB_STATEMENT_TIMEOUT_MS: '5000', DB_LOCK_TIMEOUT_MS: '300' }, 300],
     ['statement_timeout', { DB_STATEMENT_TIMEOUT_MS: '400', DB_LOCK_TIMEOUT_MS: '0' }, 400],
-  ])('the pool’s %s', (_name, env, timeoutMs) => {
+  ])('the pool’s %s', (setting, env, timeoutMs) => {
     const { running, req } = useAppWithTimeouts(env);
 
     test('cuts a request short with 503 and Retry-After, /ready says 503, and both recover on release', async () => {
@@ -105,7 +105,7 @@ describe.skipIf(!suiteDatabaseUrl)('while another session holds a lock on loans'
         const ready = await timed(() => req('/ready'));
         expect(ready.response.status).toBe(503);
         expect(ready.ms).toBeLessThan(2000);
-        console.info(`${_name} ${timeoutMs} ms: GET 503 after ${ms} ms, /ready 503 after ${ready.ms} ms`);
+        console.info(`${setting} ${timeoutMs} ms: GET 503 after ${ms} ms, /ready 503 after ${ready.ms} ms`);
       } finally {
         await release();
       }

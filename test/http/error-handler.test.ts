@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
+import { summarizeError } from '../../src/db/errors';
 import { developmentKeys } from '../../src/modules/keys/dev-keys';
 import { createApiKeyRepository } from '../../src/modules/keys/repository';
+import { decodeCursor } from '../../src/modules/loans/cursor';
 import { type TestApp, useTestApp } from '../support/app';
 
 const OFFICER = { authorization: 'Bearer dev-officer-key' };
@@ -87,5 +89,21 @@ describe.each([
       });
     }
     expect(JSON.stringify(line).length).toBeLessThan(600);
+  });
+});
+
+describe('summarizeError', () => {
+  test("names an error thrown in the service's own code by its class and its top frame there, not its message", () => {
+    let thrown: unknown;
+    try {
+      decodeCursor('usr_secret_4711');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(summarizeError(thrown)).toEqual({
+      chain: ['Problem'],
+      at: expect.stringMatching(/^src\/modules\/loans\/cursor\.ts:\d+:\d+$/),
+    });
+    expect(JSON.stringify(summarizeError(thrown))).not.toContain('cursor is not');
   });
 });
