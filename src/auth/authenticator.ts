@@ -23,7 +23,8 @@ export interface AuthenticatorOptions {
 
 export type Authenticator = ReturnType<typeof createAuthenticator>;
 
-const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/;
+// The scheme is case-insensitive (RFC 9110 §11.1): `bearer …` is the same credential.
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 const KEY_CACHE_MS = 5000;
 const KEY_CACHE_ENTRIES = 10_000;

@@ -8,7 +8,6 @@ import { authentication, createGate, guards } from '../../src/auth/plugin';
 import { type Role, roles } from '../../src/db/schema';
 import { errorHandler } from '../../src/http/error-handler';
 import { createLogger } from '../../src/logger';
-import { createApiKeyRepository } from '../../src/modules/keys/repository';
 import type { Loan } from '../../src/modules/loans/model';
 import { bearer, devKeys, useTestApp } from '../support/app';
 
@@ -121,14 +120,9 @@ describe('every /api route × every role', () => {
     const loanId = safe ? shared.loanId : (await createLoan(OWN_BORROWER)).id;
     let keyId = '';
     if (route.path.includes('/api/keys/:id')) {
-      const key = await createApiKeyRepository(t.database.db).create({
-        name: 'throwaway',
-        role: 'officer',
-        borrowerId: null,
-        keyHash: hashApiKey(crypto.randomUUID()),
-        expiresAt: null,
-      });
-      keyId = key.id;
+      const made = await t.as(devKeys.admin).post('/api/keys', { name: 'throwaway', role: 'officer' });
+      expect(made.status).toBe(201);
+      keyId = ((await made.json()) as { id: string }).id;
     }
     const path = route.path
       .replace(':repaymentId', shared.repaymentId)
