@@ -308,7 +308,11 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
         sameDecimal(next.amount, loan.amount) &&
         next.term_months === loan.term_months &&
         sameDecimal(next.interest_rate_apr, loan.interest_rate_apr);
-      if (unchanged) return loan;
+      if (unchanged) {
+        // The loan as a client sees it: who created, amended and approved it is not part of the answer.
+        const { created_by, amended_by, approved_by, ...visible } = loan;
+        return visible;
+      }
       return record(
         tx,
         loan,
