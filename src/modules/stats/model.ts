@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import { t } from 'elysia';
 import { loanStatuses } from '../../db/schema';
+import { Money } from '../../http/schemas';
 
-const money = (example: string) => t.String({ pattern: '^\\d+\\.\\d{2}$', examples: [example] });
 const counts = (example: Record<string, number>) =>
   t.Record(t.String(), Type.Integer({ minimum: 0 }), { examples: [example] });
 
@@ -11,10 +11,10 @@ export const StatsModel = {
     t.String(),
     t.Object({
       active_loans: Type.Integer({ minimum: 1, examples: [12] }),
-      outstanding_principal: money('84210.50'),
-      par_1: money('8400.00'),
-      par_30: money('2100.00'),
-      par_90: money('0.00'),
+      outstanding_principal: Money('84210.50'),
+      par_1: Money('8400.00'),
+      par_30: Money('2100.00'),
+      par_90: Money('0.00'),
     }),
     {
       description:
@@ -37,8 +37,8 @@ export const StatsModel = {
   stats: t.Object(
     {
       total_loans: Type.Integer({ minimum: 0, examples: [5] }),
-      total_amount: money('123900.00'),
-      avg_amount: money('24780.00'),
+      total_amount: Money('123900.00'),
+      avg_amount: Money('24780.00'),
       by_status: t.Object(Object.fromEntries(loanStatuses.map((s) => [s, Type.Integer({ minimum: 0 })])), {
         description: 'Every status, with 0 where no loan has it',
       }),
@@ -47,8 +47,8 @@ export const StatsModel = {
         t.String(),
         t.Object({
           count: Type.Integer({ minimum: 1 }),
-          total: money('50000.00'),
-          average: money('50000.00'),
+          total: Money('50000.00'),
+          average: Money('50000.00'),
         }),
         { description: 'Per currency, since sums across currencies mean nothing on their own' },
       ),
