@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   char,
   check,
@@ -97,6 +98,24 @@ export const loans = pgTable(
     index('loans_status_newest_first_idx').on(table.status, table.createdAt.desc(), table.id.desc()),
     index('loans_borrower_newest_first_idx').on(table.borrowerId, table.createdAt.desc(), table.id.desc()),
   ],
+);
+
+/**
+ * GET /api/stats without a scan: per status and currency, how many loans and the sum of their amounts, kept
+ * exact by statement triggers on loans (drizzle/0003_stats_aggregates.sql, docs/decisions/0006). Each key is
+ * spread over slots, chosen by the writer's backend, so concurrent writers do not queue on one row lock; a read
+ * sums the slots. Only the triggers write it; a slot's own figures mean nothing (they may be negative).
+ */
+export const loanTotals = pgTable(
+  'loan_totals',
+  {
+    status: text('status', { enum: loanStatuses }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    slot: smallint('slot').notNull(),
+    loans: bigint('loans', { mode: 'number' }).notNull(),
+    amount: numeric('amount').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.status, table.currency, table.slot] })],
 );
 
 export const apiKeys = pgTable(
