@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Subprocess } from 'bun';
 import { Problem } from '../../src/http/problem';
-import { type ApiProcess, freePort, startApiProcess } from '../support/api-process';
+import { type ApiProcess, createApiKeyWithCli, freePort, startApiProcess } from '../support/api-process';
 import { createFreshDatabase } from '../support/postgres';
 import { runToExit } from '../support/run';
 import { missingTools } from '../support/tools';
@@ -41,6 +41,8 @@ let caddy: Subprocess | undefined;
 let dropDatabase: (() => Promise<void>) | undefined;
 let workDir: string | undefined;
 let edge: Edge;
+/** An officer's API key in the run's database: every /api route needs one. */
+let apiKey: string;
 
 const curl = (args: string[]): Promise<CurlResult> =>
   runToExit(['curl', '--silent', '--show-error', '--max-time', '10', ...args]);
@@ -82,7 +84,7 @@ const head = async (args: string[]) => {
 const fetchEdge = (path: string, init: RequestInit = {}) =>
   fetch(`https://127.0.0.1:${edge.httpsPort}${path}`, {
     ...init,
-    headers: { host: HOST, ...init.headers },
+    headers: { host: HOST, authorization: `Bearer ${apiKey}`, ...init.headers },
     tls: { ca: edge.rootCaPem, serverName: HOST },
     signal: AbortSignal.timeout(10_000),
   });
@@ -162,6 +164,7 @@ describe.skipIf(skip)('the HTTPS edge: Caddy in front of two API processes', () 
     ]);
     for (const result of started) if (result.status === 'fulfilled') replicas.push(result.value);
     for (const result of started) if (result.status === 'rejected') throw result.reason;
+    apiKey = await createApiKeyWithCli(fresh.url);
     await startCaddy(replicas.map((replica) => `127.0.0.1:${replica.port}`));
   }, 60_000);
 
@@ -234,7 +237,7 @@ describe.skipIf(skip)('the HTTPS edge: Caddy in front of two API processes', () 
       ['/health', 200],
       [missingLoan, 404],
     ] as const) {
-      const { status, headers } = await head([httpsUrl(path)]);
+      const { status, headers } = await head(['--header', `Authorization: Bearer ${apiKey}`, httpsUrl(path)]);
       expect(status).toBe(expectedStatus);
       expect(headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
       expect(headers.get('x-content-type-options')).toBe('nosniff');
