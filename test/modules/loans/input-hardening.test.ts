@@ -202,7 +202,8 @@ describe('the borrower_id CHECK agrees with the API', () => {
     });
     expect(codePoints.length).toBeGreaterThan(0);
     await refusedByApi(codePoints);
-  });
+    // Over a million regular-expression matches: seconds on the embedded database.
+  }, 60_000);
 
   // The compose image runs en_US.utf8; a test database may be C. Only a real Postgres has a choice of locale.
   for (const locale of ['C', 'en_US.utf8']) {
@@ -237,6 +238,7 @@ describe('the borrower_id CHECK agrees with the API', () => {
           await admin.end();
         }
       },
+      60_000,
     );
   }
 });
