@@ -193,6 +193,7 @@ describe('bad input changes nothing', () => {
   });
 
   test.each([
+    ['no characters', ''],
     ['256 characters', 'k'.repeat(256)],
     ['a space', 'two words'],
     ['a tab', 'tab\there'],
