@@ -84,7 +84,7 @@ export function createApp({ config, database, logger }: AppDependencies) {
     .use(errorHandler(logger))
     .use(requireValidHost)
     .use(cors(config.corsOrigins))
-    .use(authentication(createGate(authenticator)))
+    .use(authentication(createGate(authenticator, limiter.afterAuthentication)))
     .use(limiter.plugin)
     .use(jsonBody)
     .use(docs())

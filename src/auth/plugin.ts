@@ -4,7 +4,8 @@ import type { Authenticator } from './authenticator';
 import { may, type Permission, type Principal } from './permissions';
 
 export const API_PREFIX = '/api/';
-export const isApiPath = (path: string) => path.startsWith(API_PREFIX);
+/** Whether a route template (or an OpenAPI path) is under /api, where every route needs a credential. */
+export const isApiPath = (route: string) => route.startsWith(API_PREFIX);
 
 const principals = new WeakMap<Request, Principal>();
 const guarded = new WeakSet<Request>();
@@ -13,25 +14,27 @@ const guarded = new WeakSet<Request>();
  * Authenticates a request once, however many hooks ask, and remembers the principal for the guards.
  * `afterAuthentication` runs next either way (the rate limit: per credential, per address when there is none).
  */
+type ResponseHeaders = { headers: Record<string, unknown> };
+
 export function createGate(
   authenticator: Authenticator,
-  afterAuthentication?: (request: Request, principal: Principal | undefined) => void | Promise<void>,
+  afterAuthentication?: (request: Request, set: ResponseHeaders, actor: string | undefined) => Promise<void>,
 ) {
   const passed = new WeakMap<Request, Promise<Principal>>();
-  const run = async (request: Request) => {
+  const run = async (request: Request, set: ResponseHeaders) => {
     let principal: Principal | undefined;
     try {
       principal = await authenticator.authenticate(request.headers.get('authorization'));
       principals.set(request, principal);
       return principal;
     } finally {
-      await afterAuthentication?.(request, principal);
+      await afterAuthentication?.(request, set, principal?.actor);
     }
   };
-  return (request: Request): Promise<Principal> => {
+  return (request: Request, set: ResponseHeaders): Promise<Principal> => {
     let result = passed.get(request);
     if (!result) {
-      result = run(request);
+      result = run(request, set);
       passed.set(request, result);
     }
     return result;
@@ -55,14 +58,16 @@ export function authorize(principal: Principal, permission: Permission): void {
 export const authentication = (gate: Gate) =>
   new Elysia({ name: 'authentication' })
     // A parser that reads nothing: it runs before the JSON parser, so a bad body cannot hide a bad credential.
-    .onParse({ as: 'global' }, async ({ request, path }) => {
-      if (isApiPath(path)) await gate(request);
+    // Decided by the matched route's template, never by the path Elysia cuts out of request.url (which a short
+    // or odd Host header can shift).
+    .onParse({ as: 'global' }, async ({ request, route, set }) => {
+      if (isApiPath(route)) await gate(request, set);
     })
-    .onTransform({ as: 'global' }, async ({ request, path }) => {
-      if (isApiPath(path)) await gate(request);
+    .onTransform({ as: 'global' }, async ({ request, route, set }) => {
+      if (isApiPath(route)) await gate(request, set);
     })
-    .onBeforeHandle({ as: 'global' }, ({ request, path }) => {
-      if (isApiPath(path) && !guarded.has(request)) {
+    .onBeforeHandle({ as: 'global' }, ({ request, route }) => {
+      if (isApiPath(route) && !guarded.has(request)) {
         throw new Problem(403, 'This route declares no permission, so no one may call it.');
       }
     });

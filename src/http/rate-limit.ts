@@ -102,12 +102,13 @@ export interface RateLimiterOptions {
  * others, so the plugin hooks both. Wiring, in this order:
  *
  *   const limiter = createRateLimiter({ … });
- *   app.use(authentication(createGate(authenticator, (request, principal) => limiter.count(request, principal?.actor))))
+ *   app.use(authentication(createGate(authenticator, limiter.afterAuthentication)))
  *      .use(limiter.plugin)   // after authentication, before the JSON body parser
  *
- * The gate calls `count` right after authenticating, pass or fail: a failure is counted on the address and
- * still answers 401; a pass is counted on the credential, and the plugin then answers 429 when it is over.
- * Without a gate the plugin counts every request on its address.
+ * The gate calls `afterAuthentication` right after authenticating, pass or fail: a pass is counted on the
+ * credential, and the plugin then answers 429 when it is over; a failure is counted on the address, and an
+ * address over its limit gets 429 in place of the 401, so random tokens cannot dodge the limit. Without a
+ * gate the plugin counts every request on its address.
  */
 export function createRateLimiter({
   perMinute,
@@ -134,17 +135,8 @@ export function createRateLimiter({
     else onUnlimited?.();
   }
 
-  const enforce = async ({
-    request,
-    route,
-    set,
-  }: {
-    request: Request;
-    route: string;
-    set: { headers: Record<string, unknown> };
-  }) => {
-    if (!route.startsWith(API_ROUTE_PREFIX)) return;
-    await count(request, undefined);
+  /** The 429 for a request over its limit, with the RateLimit headers on the response either way. */
+  function check(request: Request, set: { headers: Record<string, unknown> }): void {
     const decision = decisions.get(request);
     if (!decision) return;
     set.headers['ratelimit-limit'] = String(perMinute);
@@ -156,6 +148,33 @@ export function createRateLimiter({
         headers: { 'retry-after': retryAfter },
       });
     }
+  }
+
+  /**
+   * For the authentication gate: counts the request on its credential, or on its address when it has none or
+   * a failed one; an address over its limit gets 429 instead of 401, so guessing keys is throttled too.
+   */
+  async function afterAuthentication(
+    request: Request,
+    set: { headers: Record<string, unknown> },
+    credential: string | undefined,
+  ): Promise<void> {
+    await count(request, credential);
+    if (credential === undefined) check(request, set);
+  }
+
+  const enforce = async ({
+    request,
+    route,
+    set,
+  }: {
+    request: Request;
+    route: string;
+    set: { headers: Record<string, unknown> };
+  }) => {
+    if (!route.startsWith(API_ROUTE_PREFIX)) return;
+    await count(request, undefined);
+    check(request, set);
   };
 
   const plugin = new Elysia({ name: 'rate-limit' })
@@ -168,7 +187,7 @@ export function createRateLimiter({
     // character on, which drops "/api" when the Host is shorter than four characters (`Host: x`).
     plugin.onParse({ as: 'global' }, enforce).onTransform({ as: 'global' }, enforce);
   }
-  return { plugin, count };
+  return { plugin, afterAuthentication };
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;

@@ -1,11 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { connect } from 'node:net';
-import { Elysia } from 'elysia';
 import { clientAddress, trustedProxyMatcher } from '../../src/http/client-address';
-import { errorHandler } from '../../src/http/error-handler';
-import { createRateLimiter, createTokenBuckets } from '../../src/http/rate-limit';
-import { createLogger } from '../../src/logger';
-import { bearer, devKeys, type TestApp, useListeningTestApp } from '../support/app';
+import { createTokenBuckets } from '../../src/http/rate-limit';
+import { bearer, devKeys, type TestApp, useListeningTestApp, useTestApp } from '../support/app';
 
 interface RawResponse {
   status: number;
@@ -240,28 +237,21 @@ describe('the limit without a trusted proxy', () => {
 });
 
 describe('buckets per credential', () => {
-  // A stand-in for the authentication gate, which tells the limiter what it found right after authenticating.
-  const limiter = createRateLimiter({ perMinute: 2, trustedProxies: [] });
-  const app = new Elysia()
-    .use(errorHandler(createLogger({ appEnv: 'test', logLevel: 'silent', logFormat: 'json' })))
-    .onTransform({ as: 'global' }, async ({ request }) => {
-      const credential = request.headers.get('authorization')?.replace('Bearer ', '');
-      await limiter.count(request, credential);
-    })
-    .use(limiter.plugin)
-    .get('/api/things/:id', () => 'thing');
-  const get = (credential?: string) =>
-    app
-      .handle(
-        new Request('http://localhost/api/things/1', {
-          headers: credential ? { authorization: `Bearer ${credential}` } : {},
-        }),
-      )
-      .then((response) => response.status);
+  const t = useTestApp({ rateLimitPerMinute: 2 });
+  const get = (authorization: string) =>
+    t.req('/api/loans', { headers: { authorization } }).then((response) => response.status);
 
   test('each credential has its own bucket, apart from its address', async () => {
-    expect([await get('key-1'), await get('key-1'), await get('key-1')]).toEqual([200, 200, 429]);
-    expect([await get('key-2'), await get('key-2')]).toEqual([200, 200]);
-    expect([await get(), await get(), await get()]).toEqual([200, 200, 429]);
+    const officer = `Bearer ${devKeys.officer}`;
+    const admin = `Bearer ${devKeys.admin}`;
+    expect([await get(officer), await get(officer), await get(officer)]).toEqual([200, 200, 429]);
+    expect([await get(admin), await get(admin)]).toEqual([200, 200]);
+  });
+
+  test('failed credentials are counted on the address: random tokens cannot dodge the limit', async () => {
+    const statuses = [await get('Bearer guess-1'), await get('Bearer guess-2'), await get('Bearer guess-3')];
+    expect(statuses).toEqual([401, 401, 429]);
+    // A working credential still has its own bucket.
+    expect(await get(`Bearer ${devKeys.officer2}`)).toBe(200);
   });
 });
