@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
-import { instalments, type LoanStatus, loanStatuses, loans } from '../../db/schema';
+import { instalments, type LoanStatus, loanStatuses, loans, loanTotals } from '../../db/schema';
 import type { Portfolio, Stats } from './model';
 
 /** Days past due at which the portfolio-at-risk figures count a loan's outstanding principal. */
@@ -12,19 +12,23 @@ const BY_CURRENCY = 2;
 
 export type StatsRepository = ReturnType<typeof createStatsRepository>;
 
-/** Portfolio statistics in one prepared query; every sum and average is computed by Postgres in numeric. */
+/** Portfolio statistics, each in one prepared query; every sum and average is computed by Postgres in numeric. */
 export function createStatsRepository(db: Database) {
+  // From the totals the triggers keep (a few rows per key, never a scan of loans); a group whose loans all
+  // moved elsewhere sums to zero and is left out, as a scan would leave it out. sum / count is what avg() does.
+  const loanCount = sql`sum(${loanTotals.loans})`;
   const totals = db
     .select({
-      grouping: sql<number>`grouping(${loans.status}, ${loans.currency})`.mapWith(Number),
-      status: loans.status,
-      currency: loans.currency,
-      count: sql<number>`count(*)::int`.mapWith(Number),
-      total: sql<string>`round(coalesce(sum(${loans.amount}), 0), 2)::text`,
-      average: sql<string>`round(coalesce(avg(${loans.amount}), 0), 2)::text`,
+      grouping: sql<number>`grouping(${loanTotals.status}, ${loanTotals.currency})`.mapWith(Number),
+      status: loanTotals.status,
+      currency: loanTotals.currency,
+      count: sql<number>`${loanCount}::int`.mapWith(Number),
+      total: sql<string>`round(sum(${loanTotals.amount}), 2)::text`,
+      average: sql<string>`round(sum(${loanTotals.amount}) / ${loanCount}, 2)::text`,
     })
-    .from(loans)
-    .groupBy(sql`GROUPING SETS ((${loans.status}), (${loans.currency}), ())`)
+    .from(loanTotals)
+    .groupBy(sql`GROUPING SETS ((${loanTotals.status}), (${loanTotals.currency}), ())`)
+    .having(sql`${loanCount} <> 0`)
     .prepare('loan_stats');
 
   // One query: per disbursed loan its outstanding principal and oldest unpaid due date, then per currency.
