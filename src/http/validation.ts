@@ -1,8 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ValidationError } from 'elysia';
-import { EMPTY_BODY } from './json-body';
-import { Problem } from './problem';
+import { EMPTY_BODY, emptyBodyProblem } from './json-body';
 
 /**
  * A body check a service runs itself, where the contract orders body rules after the loan's lookup and the role
@@ -12,9 +11,10 @@ export function bodyRules<S extends TSchema>(schema: S, { emptyAs }: { emptyAs?:
   const compiled = TypeCompiler.Compile(schema);
   return (body: unknown): Static<S> => {
     const value = body === EMPTY_BODY ? emptyAs : body;
-    if (value === undefined) throw new Problem(400, 'The request body is empty; send it as JSON.');
+    if (value === undefined) throw emptyBodyProblem();
     if (!compiled.Check(value)) throw new ValidationError('body', compiled, value);
-    return value;
+    // Decode, not the value as checked: transforms (the borrower id's NFC form) apply here.
+    return compiled.Decode(value);
   };
 }
 
