@@ -153,7 +153,7 @@ describe('the access log line', () => {
     t.logs.filter((line) => line.msg === 'request' && line.request_id === requestId);
 
   test('names the acting key by its id, never by the key', async () => {
-    const officer = developmentKeys.find((key) => key.name === devKeys.officer);
+    const officer = developmentKeys.find((key) => key.keyHash === hashApiKey(devKeys.officer));
     await t.req('/api/loans', { headers: { 'x-request-id': 'actor-by-key' } });
     const lines = accessLines('actor-by-key');
     expect(lines).toHaveLength(1);

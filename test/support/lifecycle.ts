@@ -1,5 +1,6 @@
 import { expect } from 'bun:test';
 import type { SQL } from 'drizzle-orm';
+import { hashApiKey } from '../../src/auth/api-key';
 import type { LoanStatus } from '../../src/db/schema';
 import { developmentKeys } from '../../src/modules/keys/dev-keys';
 import { type CommandName, commandNames, transitions } from '../../src/modules/loans/lifecycle';
@@ -22,7 +23,7 @@ export const lendableLoan = {
 
 /** The audit actor a development key is recorded as. */
 export function actorOf(key: string): string {
-  const found = developmentKeys.find((devKey) => devKey.name === key);
+  const found = developmentKeys.find((devKey) => devKey.keyHash === hashApiKey(key));
   if (!found) throw new Error(`${key} is not a development key`);
   return found.id;
 }
