@@ -17,6 +17,7 @@ import {
   buildSchedule,
   type InstalmentRecord,
   isCalendarDate,
+  type LoanTerms,
   scheduleProblem,
   scheduleView,
   unpaid,
@@ -85,6 +86,23 @@ function termsOf(
     termMonths: loan.term_months,
     minorUnits: rule.minorUnits,
   };
+}
+
+/**
+ * The loan's terms when the schedule rule can amortise them, else a 409 naming why: create and PATCH refuse such
+ * terms, but a loan stored before the rules (or through SQL) may hold them.
+ */
+function amortisableTerms(
+  loan: { amount: string; currency: string; term_months: number | null; interest_rate_apr: string | null },
+  rule: CurrencyRule,
+): LoanTerms {
+  const terms = termsOf(loan, rule);
+  if (!terms) throw conflict(`The loan has no schedule until it has ${missingTerms(loan).join(' and ')}.`);
+  const problem = fitsMinorUnits(terms.principal, rule.minorUnits)
+    ? scheduleProblem(terms)
+    : `${loan.amount} is not a whole amount in ${loan.currency}, which has no minor unit`;
+  if (problem) throw conflict(`The loan's terms cannot be amortised: ${problem}.`);
+  return terms;
 }
 
 const sameDecimal = (a: string | null, b: string | null) =>
@@ -184,8 +202,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       const missing = missingTerms(loan);
       if (missing.length > 0)
         throw conflict(`The loan needs ${missing.join(' and ')} before it can be approved.`);
-      const problem = scheduleProblem(termsOf(loan, rule) as NonNullable<ReturnType<typeof termsOf>>);
-      if (problem) throw conflict(`The loan's terms cannot be amortised: ${problem}.`);
+      amortisableTerms(loan, rule);
       if (fourEyes && acting.principal.actor === loan.created_by) {
         throw new Problem(403, 'Four-eyes: the credential that created this loan cannot approve it.');
       }
@@ -208,7 +225,11 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       }
       changes.disbursedOn = null;
     } else if (name === 'write-off') {
-      amount = writeOffAmount(await loans.instalments(loan.id, tx), today);
+      // A loan disbursed before v2 without a term or rate has no schedule: all its principal is still owed.
+      amount =
+        termsOf(loan, rule) === null
+          ? loan.amount
+          : writeOffAmount(await storedInstalments(tx, loan, rule), today);
     }
 
     const updated = await record(
@@ -219,7 +240,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       changes,
     );
     if (name === 'disburse') {
-      const terms = termsOf(loan, rule) as NonNullable<ReturnType<typeof termsOf>>;
+      const terms = amortisableTerms(loan, rule);
       await loans.fixSchedule(
         tx,
         loan.id,
@@ -342,9 +363,10 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       if (missing.length > 0)
         throw conflict(`The loan has no schedule until it has ${missing.join(' and ')}.`);
       const rule = supportedCurrency(loan.currency);
-      const terms = termsOf(loan, rule) as NonNullable<ReturnType<typeof termsOf>>;
       const today = clock.today();
       const records = loan.disbursed_on === null ? [] : await loans.instalments(loan.id);
+      // Stored instalments passed the rule when they were fixed; a projection has not yet.
+      const terms = records.length > 0 ? (termsOf(loan, rule) as LoanTerms) : amortisableTerms(loan, rule);
       const schedule = buildSchedule({ ...terms, firstPeriodStart: loan.disbursed_on ?? today });
       return {
         loan_id: loan.id,
@@ -431,8 +453,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
   ): Promise<InstalmentRecord[]> {
     const records = await loans.instalments(loan.id, tx);
     if (records.length > 0) return records;
-    const terms = termsOf(loan, rule);
-    if (!terms) throw conflict(`The loan has no schedule: it lacks ${missingTerms(loan).join(' and ')}.`);
+    const terms = amortisableTerms(loan, rule);
     const { instalments } = buildSchedule({ ...terms, firstPeriodStart: loan.disbursed_on as string });
     await loans.fixSchedule(tx, loan.id, instalments);
     return unpaid(instalments);
