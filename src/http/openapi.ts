@@ -64,7 +64,30 @@ const headers = {
     required: true,
     schema: { type: 'string', examples: ['Bearer'] },
   },
+  'Idempotent-Replayed': {
+    description:
+      'Present, `true`, when this is the stored answer to an earlier request with the same Idempotency-Key',
+    schema: { type: 'string', const: 'true' },
+  },
 } satisfies Record<string, Json>;
+
+// Request headers every write under /api understands (see src/http/idempotency.ts and src/http/etag.ts).
+const idempotencyKeyParameter = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: the same key with the same method, path and body within 24 hours answers the stored ' +
+    'response; with another request, 422; while the first is in flight, 409 with Retry-After: 1.',
+  schema: { type: 'string', pattern: '^[!-~]{1,255}$', examples: ['apply-2026-12-01-0001'] },
+};
+const ifMatchParameter = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description: 'Only if the loan is still at this ETag (strong comparison; `*` or a list); 412 otherwise.',
+  schema: { type: 'string', examples: ['"3"'] },
+};
 
 type ResponseHeader = keyof typeof headers;
 
@@ -114,6 +137,7 @@ const ref = (kind: string, name: string) => ({ $ref: `#/components/${kind}/${nam
 
 function headersFor(
   path: string,
+  method: string,
   operation: Operation,
   status: string,
   sendsETag: boolean,
@@ -126,6 +150,7 @@ function headersFor(
   if (status === '401') names.push('WWW-Authenticate');
   if (status === '429' || status === '503') names.push('Retry-After');
   if (sendsETag) names.push('ETag');
+  if (isApiPath(path) && method === 'post' && status.startsWith('2')) names.push('Idempotent-Replayed');
   return Object.fromEntries(names.map((name) => [name, ref('headers', name)]));
 }
 
@@ -140,7 +165,14 @@ type Models = Record<string, Json>;
 const resolve = (schema: Json, models: Models): Json | undefined =>
   typeof schema.$ref === 'string' ? models[schema.$ref.split('/').at(-1) ?? ''] : schema;
 
-function finishResponse(path: string, operation: Operation, status: string, response: Json, models: Models) {
+function finishResponse(
+  path: string,
+  method: string,
+  operation: Operation,
+  status: string,
+  response: Json,
+  models: Models,
+) {
   const code = Number(status);
   const isProblem = code >= 400;
   const description =
@@ -159,7 +191,7 @@ function finishResponse(path: string, operation: Operation, status: string, resp
   const sendsETag = response[ETAG_MARKER] === true || schema?.[ETAG_MARKER] === true;
   return {
     description,
-    headers: headersFor(path, operation, status, sendsETag),
+    headers: headersFor(path, method, operation, status, sendsETag),
     ...(content && { content }),
   };
 }
@@ -171,6 +203,7 @@ const rolesWith = (permission: Permission) =>
 
 function finishOperation(
   path: string,
+  method: string,
   generated: Operation,
   models: Models,
   overlay: Partial<Operation> = {},
@@ -194,11 +227,22 @@ function finishOperation(
   // find the database (or the identity provider) unreachable; any request at all can fail.
   const crossCutting = [...(isApi ? [401, 403, 429, 503] : []), 500];
   const responses = { ...operation.responses };
+  const isApiWrite = isApi && method === 'post';
+  // An Idempotency-Key still in flight (409) or reused with another request (422), on any write.
+  if (isApiWrite) for (const status of [409, 422]) responses[status] ??= {};
+  const requestHeaders = [
+    ...(isApiWrite ? [idempotencyKeyParameter] : []),
+    ...(responses[412] ? [ifMatchParameter] : []),
+  ];
+  if (requestHeaders.length > 0) operation.parameters = [...(operation.parameters ?? []), ...requestHeaders];
   for (const status of crossCutting) responses[status] ??= {};
   operation.responses = Object.fromEntries(
     Object.entries(responses)
       .sort(([a], [b]) => Number(a) - Number(b))
-      .map(([status, response]) => [status, finishResponse(path, operation, status, response, models)]),
+      .map(([status, response]) => [
+        status,
+        finishResponse(path, method, operation, status, response, models),
+      ]),
   );
 
   operation.parameters = operation.parameters?.map(({ examples, schema, description, ...parameter }) => ({
@@ -233,7 +277,13 @@ export function finishOpenApiDocument(generated: GeneratedDocument, overlay: Ope
       Object.fromEntries(
         Object.entries(operations).map(([method, operation]) => [
           method,
-          finishOperation(path, operation, generated.components?.schemas ?? {}, overlay[path]?.[method]),
+          finishOperation(
+            path,
+            method,
+            operation,
+            generated.components?.schemas ?? {},
+            overlay[path]?.[method],
+          ),
         ]),
       ),
     ]),
