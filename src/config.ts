@@ -1,10 +1,10 @@
 import {
+  FormatRegistry,
   type Static,
   type TLiteral,
   type TObject,
   type TSchema,
   type TUnion,
-  FormatRegistry,
   Type as t,
 } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
