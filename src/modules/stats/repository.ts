@@ -39,10 +39,13 @@ export function createStatsRepository(db: Database) {
         sql<string>`coalesce(sum(${instalments.principal} - ${instalments.paidPrincipal}), ${loans.amount})`.as(
           'outstanding',
         ),
-      daysPastDue: sql<number>`(${sql.placeholder('today')}::date - min(${instalments.dueOn}) FILTER (
-        WHERE ${instalments.principal} + ${instalments.interest} > ${instalments.paidPrincipal} + ${instalments.paidInterest}))`.as(
-        'days_past_due',
-      ),
+      // A loan disbursed before v2 has no stored schedule yet, and nothing paid: its oldest unpaid instalment is
+      // the first, a calendar month after disbursed_on (Postgres clamps to the month's end as the schedule does).
+      daysPastDue:
+        sql<number>`(${sql.placeholder('today')}::date - coalesce(min(${instalments.dueOn}) FILTER (
+        WHERE ${instalments.principal} + ${instalments.interest} > ${instalments.paidPrincipal} + ${instalments.paidInterest}),
+        CASE WHEN count(${instalments.number}) = 0 AND ${loans.termMonths} IS NOT NULL
+          THEN (${loans.disbursedOn} + interval '1 month')::date END))`.as('days_past_due'),
     })
     .from(loans)
     .leftJoin(instalments, sql`${instalments.loanId} = ${loans.id}`)
