@@ -20,14 +20,18 @@ const port = t.Integer({ minimum: 0, maximum: 65535, description: 'an integer fr
 const count = (maximum: number) =>
   t.Integer({ minimum: 0, maximum, description: `an integer from 0 to ${maximum}` });
 
+/** DATABASE_URL as every command reads it. */
+export const DatabaseUrl = t.String({
+  pattern: '^postgres(ql)?://',
+  description: 'a postgres:// or postgresql:// URL',
+});
+
 /** Every variable the service reads, with what it accepts. Values arrive as strings and are converted. */
 const EnvSchema = t.Object({
   APP_ENV: literals(appEnvs),
   PORT: t.Optional(port),
   HOST: t.Optional(t.String({ minLength: 1, description: 'a host name or address such as 0.0.0.0' })),
-  DATABASE_URL: t.Optional(
-    t.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL' }),
-  ),
+  DATABASE_URL: t.Optional(DatabaseUrl),
   LOG_LEVEL: t.Optional(literals(logLevels)),
   LOG_FORMAT: t.Optional(literals(['json', 'pretty'] as const)),
   DB_POOL_MAX: t.Optional(t.Integer({ minimum: 1, maximum: 100, description: 'an integer from 1 to 100' })),

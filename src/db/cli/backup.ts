@@ -1,16 +1,13 @@
 /** `bun run db:backup`: a pg_dump of DATABASE_URL into BACKUP_DIR, keeping the newest BACKUP_KEEP. */
 import { Type as t } from '@sinclair/typebox';
-import { readEnv } from '../../config';
+import { DatabaseUrl, readEnv } from '../../config';
 import { createBackup } from '../backup';
 import { runCommand } from './command';
 
 await runCommand('backup', async (logger) => {
   const env = readEnv(
     t.Object({
-      DATABASE_URL: t.String({
-        pattern: '^postgres(ql)?://',
-        description: 'a postgres:// URL (backups need Postgres)',
-      }),
+      DATABASE_URL: DatabaseUrl,
       BACKUP_DIR: t.String({ minLength: 1, description: 'a directory' }),
       BACKUP_KEEP: t.Integer({ minimum: 1, maximum: 10_000, description: 'an integer from 1 to 10000' }),
     }),
