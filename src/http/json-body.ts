@@ -2,6 +2,8 @@ import { Elysia } from 'elysia';
 import { Problem } from './problem';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Bun's own limit, above the app's, so the app answers 413 as problem+json and Bun stops anything larger. */
+export const SERVER_MAX_BODY_BYTES = MAX_BODY_BYTES * 2;
 
 const isJson = (contentType: string) => /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(contentType);
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;

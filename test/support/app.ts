@@ -2,7 +2,7 @@ import { afterAll, beforeAll } from 'bun:test';
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
-import { MAX_BODY_BYTES } from '../../src/http/json-body';
+import { SERVER_MAX_BODY_BYTES } from '../../src/http/json-body';
 import { createLogger } from '../../src/logger';
 import { developmentKeys } from '../../src/modules/keys/dev-keys';
 import { createApiKeyRepository } from '../../src/modules/keys/repository';
@@ -100,7 +100,7 @@ export function useListeningTestApp(overrides: Partial<Config> = {}): ListeningT
     const server = created.app.listen({
       port: 0,
       hostname: '127.0.0.1',
-      maxRequestBodySize: MAX_BODY_BYTES * 2,
+      maxRequestBodySize: SERVER_MAX_BODY_BYTES,
       reusePort: false,
     });
     Object.assign(testApp, created, { url: `http://127.0.0.1:${server.server?.port}` });
