@@ -53,6 +53,21 @@ const reason = t.String({
   examples: ['Income verified'],
 });
 
+const repaymentFields = {
+  id: Uuid,
+  loan_id: Uuid,
+  amount: Money('2142.40'),
+  paid_on: IsoDate,
+  allocation: t.Array(
+    t.Object({
+      number: Type.Integer({ minimum: 1 }),
+      interest: Money('240.01'),
+      principal: Money('1902.39'),
+    }),
+  ),
+  created_at: IsoTime,
+};
+
 export const LoanModel = {
   loan: t.Object(
     {
@@ -159,37 +174,16 @@ export const LoanModel = {
   ),
 
   repayment: t.Object(
+    { ...repaymentFields, outstanding: Money('10711.99') },
     {
-      id: Uuid,
-      loan_id: Uuid,
-      amount: Money('2142.40'),
-      paid_on: IsoDate,
-      allocation: t.Array(
-        t.Object({
-          number: Type.Integer({ minimum: 1 }),
-          interest: Money('240.01'),
-          principal: Money('1902.39'),
-        }),
-      ),
-      outstanding: Money('10710.72'),
-      created_at: IsoTime,
+      description:
+        'A repayment as posted: how it was spread over the instalments (oldest first, interest first) and the ' +
+        'principal plus interest still owed after it',
     },
-    { description: 'A repayment and how it was spread over the instalments, oldest first, interest first' },
   ),
 
-  storedRepayment: t.Object({
-    id: Uuid,
-    loan_id: Uuid,
-    amount: Money('2142.40'),
-    paid_on: IsoDate,
-    allocation: t.Array(
-      t.Object({
-        number: Type.Integer({ minimum: 1 }),
-        interest: Money('240.01'),
-        principal: Money('1902.39'),
-      }),
-    ),
-    created_at: IsoTime,
+  storedRepayment: t.Object(repaymentFields, {
+    description: 'A repayment and how it was spread over the instalments, oldest first, interest first',
   }),
 
   schedule: t.Object(
