@@ -1,128 +1,114 @@
 /**
- * `bun run bench`: the service against a raw Bun.serve + postgres.js server with the same SQL and pool, both on
- * the same Postgres, loaded in turn with the same tool (wrk when installed, else autocannon; 50 connections)
- * on GET /api/loans/:id and POST /api/loans. Prints requests/s, p50 and p99 for each and the ratio
- * service/raw. Not a test: nothing here passes or fails.
- *
- * BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres): where a scratch database is made
- * and dropped. BENCH_SECONDS (10): length of each run. BENCH_ROUNDS (3): runs per route and server,
- * alternating, median reported. BENCH_TOOL (wrk or autocannon). BENCH_LOG_LEVEL (info): the service's log
- * level; its logs go to /dev/null, as the raw server's would.
+ * `bun run bench`: the service against a raw Bun.serve + postgres.js server doing the same database work (no
+ * authentication, validation, logging or metrics), both on one scratch Postgres database, loaded in turn with
+ * the same tool, on GET /health, GET /api/loans/:id, POST /api/loans (with the statistics aggregates
+ * maintained by their triggers) and approve / undo-approval pairs; then GET /api/loans/:id/schedule of a
+ * 360-month disbursed loan beside the service's own GET by id. Prints requests/s, p50, p99 and the server's CPU
+ * per request, the ratios against their targets, the service's start-up time and its RSS after the whole run.
+ * Settings: bench/harness.ts. Not a test: nothing here passes or fails, except a wrong /api/stats at the end.
  */
-import { createScratchDatabase } from '../src/db/scratch-database';
-import { freePort } from '../src/free-port';
-import { type LoadResult, loadTools } from './load';
+import {
+  api,
+  bearer,
+  benchDatabase,
+  checkStats,
+  commandTarget,
+  createTarget,
+  measure,
+  printSummary,
+  rssMegabytes,
+  type Summary,
+  settings,
+  settingsLine,
+  startServer,
+} from './harness';
+import type { LoadTarget } from './load';
 
-const baseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const seconds = Number(process.env.BENCH_SECONDS ?? 10);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const tool =
-  loadTools[(process.env.BENCH_TOOL ?? (Bun.which('wrk') ? 'wrk' : 'autocannon')) as keyof typeof loadTools];
-const CONNECTIONS = 50;
-const POOL = '10';
-const root = new URL('..', import.meta.url).pathname;
-
-async function startServer(entry: string, env: Record<string, string>) {
-  const port = await freePort();
-  const child = Bun.spawn(['bun', entry], {
-    cwd: root,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', DB_POOL_MAX: POOL },
-    stdout: 'ignore',
-    stderr: 'inherit',
-  });
-  const url = `http://127.0.0.1:${port}`;
-  while (
-    !(await fetch(`${url}/health`)
-      .then((r) => r.ok)
-      .catch(() => false))
-  ) {
-    if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}`);
-    await Bun.sleep(50);
-  }
-  return { url, pid: child.pid, stop: () => child.kill() };
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc; the kernel counts in 1/100 s ticks. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** One load run, with the CPU the server spent per request: a figure neighbours on a shared machine barely move. */
-async function measure(server: { url: string; pid: number }, path: string, body: string | undefined) {
-  const before = await cpuSeconds(server.pid);
-  const result = await tool.run(server.url + path, body, seconds, CONNECTIONS);
-  const cpu = (await cpuSeconds(server.pid)) - before;
-  return { ...result, cpuMicros: (cpu * 1e6) / (result.rps * seconds) };
-}
-
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
-type Run = LoadResult & { cpuMicros: number };
-const summary = (runs: Run[]) => ({
-  rps: median(runs.map((r) => r.rps)),
-  cpuMicros: median(runs.map((r) => r.cpuMicros)),
-  p50: median(runs.map((r) => r.p50)),
-  p99: median(runs.map((r) => r.p99)),
-  failures: runs.reduce((sum, r) => sum + r.failures, 0),
+console.log(`bench: ${settingsLine()}`);
+const database = await benchDatabase();
+// Migrations are applied already (benchDatabase ran them): this start-up is the one a replica makes.
+const service = await startServer('service', 'src/index.ts', {
+  APP_ENV: 'production',
+  DATABASE_URL: database.url,
+  RATE_LIMIT_PER_MINUTE: '0',
+  LOG_LEVEL: settings.logLevel,
 });
+const raw = await startServer('raw', 'bench/raw-server.ts', { DATABASE_URL: database.url });
+const { sql, key, secondKey } = database;
+const auth = bearer(key);
 
-console.log(
-  `bench: ${tool.name}, ${CONNECTIONS} connections, ${rounds} alternating runs of ${seconds} s per route and ` +
-    `server (median shown), pool ${POOL}, service log level ${process.env.BENCH_LOG_LEVEL ?? 'info'}, ` +
-    'rate limit off',
-);
-const database = await createScratchDatabase(baseUrl, 'bench');
-const servers = {
-  service: await startServer('src/index.ts', {
-    APP_ENV: 'production',
-    DATABASE_URL: database.url,
-    RATE_LIMIT_PER_MINUTE: '0',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-  }),
-  raw: await startServer('bench/raw-server.ts', { DATABASE_URL: database.url }),
-};
+const verdicts: string[] = [];
+const ratio = (name: string, value: number, target: number, of: string) =>
+  verdicts.push(
+    `${name.padEnd(34)} ${value.toFixed(2)}x ${of} (target ${target}x: ${value >= target ? 'met' : 'MISSED'})`,
+  );
+
+async function beside(
+  name: string,
+  target: LoadTarget,
+  goal: number,
+  reset?: () => Promise<void>,
+): Promise<Summary> {
+  const [s, r] = (await measure([service, raw], target, reset)) as [Summary, Summary];
+  printSummary(name, 'service', s);
+  printSummary(name, 'raw', r);
+  console.log(
+    `${name.padEnd(34)} ratio    ${(s.rps / r.rps).toFixed(2)}x req/s, ${(s.p99 / r.p99).toFixed(2)}x p99, ` +
+      `${(s.cpuMicros / r.cpuMicros).toFixed(2)}x CPU per request`,
+  );
+  ratio(name, s.rps / r.rps, goal, 'raw');
+  return s;
+}
 
 try {
-  const created = await fetch(`${servers.service.url}/api/loans`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ borrower_id: 'usr_bench_read', amount: '999.99', currency: 'INR' }),
+  const { id } = await api<{ id: string }>(service.url, key, '/api/loans', {
+    borrower_id: 'usr_bench_read',
+    amount: '999.99',
+    currency: 'INR',
   });
-  const { id } = (await created.json()) as { id: string };
-  const postBody = JSON.stringify({ borrower_id: 'usr_bench', amount: '1250.50', currency: 'KES' });
-  const routes = [
-    { name: 'GET /api/loans/:id', path: `/api/loans/${id}`, body: undefined },
-    { name: 'POST /api/loans', path: '/api/loans', body: postBody },
-  ];
 
-  for (const route of routes) {
-    const runs: Record<keyof typeof servers, Run[]> = { service: [], raw: [] };
-    // One short warm-up each (JIT, prepared statements, pool), then alternate so noise hits both alike.
-    for (const server of Object.values(servers))
-      await tool.run(server.url + route.path, route.body, 2, CONNECTIONS);
-    for (let round = 0; round < rounds; round++) {
-      for (const name of ['service', 'raw'] as const) {
-        runs[name].push(await measure(servers[name], route.path, route.body));
-      }
-    }
-    const [s, r] = [summary(runs.service), summary(runs.raw)];
-    for (const [label, x] of [
-      ['service', s],
-      ['raw', r],
-    ] as const) {
-      console.log(
-        `${route.name.padEnd(20)} ${label.padEnd(8)} ${x.rps.toFixed(0).padStart(6)} req/s  ` +
-          `p50 ${x.p50.toFixed(2).padStart(6)} ms  p99 ${x.p99.toFixed(2).padStart(6)} ms  ` +
-          `CPU ${x.cpuMicros.toFixed(0).padStart(3)} µs/request  failures ${x.failures}`,
-      );
-    }
-    console.log(
-      `${route.name.padEnd(20)} ratio    service/raw ${(s.rps / r.rps).toFixed(2)}x req/s, ` +
-        `${(s.p99 / r.p99).toFixed(2)}x p99, ${(s.cpuMicros / r.cpuMicros).toFixed(2)}x CPU per request`,
-    );
-  }
+  // 50000.00 at 8 % over 360 months: terms the schedule rule accepts (docs/decisions/0005). Four-eyes: the
+  // creator may not approve, the approver may not disburse.
+  const scheduled = await api<{ id: string }>(service.url, key, '/api/loans', {
+    borrower_id: 'usr_bench_schedule',
+    amount: '50000.00',
+    currency: 'KES',
+    term_months: 360,
+    interest_rate_apr: '8.00',
+  });
+  await api(service.url, secondKey, `/api/loans/${scheduled.id}/approve`, {});
+  await api(service.url, key, `/api/loans/${scheduled.id}/disburse`, { disbursed_on: '2025-01-15' });
+
+  const commands = await commandTarget(sql, key);
+
+  await beside('GET /health', { method: 'GET', lanes: [['/health']], headers: {} }, 0.8);
+  const getById = await beside(
+    'GET /api/loans/:id',
+    { method: 'GET', lanes: [[`/api/loans/${id}`]], headers: auth },
+    0.85,
+  );
+  await beside('POST /api/loans', createTarget(key), 0.85);
+  await beside('POST approve / undo-approval', commands.target, 0.85, commands.backToPending);
+
+  const scheduleRoute = 'GET /api/loans/:id/schedule (360)';
+  const [schedule] = (await measure([service], {
+    method: 'GET',
+    lanes: [[`/api/loans/${scheduled.id}/schedule`]],
+    headers: auth,
+  })) as [Summary];
+  printSummary(scheduleRoute, 'service', schedule);
+  ratio(scheduleRoute, schedule.rps / getById.rps, 0.5, 'GET /api/loans/:id');
+
+  console.log(`\n${await checkStats(service.url, key, sql)}`);
+  console.log('\nratios against their targets:');
+  for (const line of verdicts) console.log(`  ${line}`);
+  const rss = await rssMegabytes(service.pid);
+  console.log(`  ${'service RSS after the whole bench'.padEnd(34)} ${rss.toFixed(0)} MB (target ≤ 150 MB)`);
+  console.log(
+    `  ${'service start-up to listening'.padEnd(34)} ${service.startupMs.toFixed(0)} ms, migrations already applied (target < 1000 ms)`,
+  );
 } finally {
-  for (const server of Object.values(servers)) server.stop();
+  service.stop();
+  raw.stop();
   await database.drop();
 }

@@ -1,0 +1,263 @@
+/**
+ * What the bench scripts share: the settings, a scratch database with an API key, the servers under load, the
+ * alternating measurement, the seed and the statistics check. Nothing here passes or fails a build.
+ *
+ * BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres): where a scratch database is made
+ * and dropped. BENCH_SECONDS (8): length of each run. BENCH_ROUNDS (3): runs per route and server,
+ * alternating, median reported. BENCH_TOOL (wrk or autocannon). BENCH_LOG_LEVEL (info): the service's log
+ * level; its output goes to a file, as a container's would be collected.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type postgres from 'postgres';
+import { generateApiKey, hashApiKey } from '../src/auth/api-key';
+import { openDatabase, openSingleConnection } from '../src/db/client';
+import { runMigrations } from '../src/db/migrate';
+import { createScratchDatabase } from '../src/db/scratch-database';
+import { freePort } from '../src/free-port';
+import { createApiKeyRepository } from '../src/modules/keys/repository';
+import type { Stats } from '../src/modules/stats/model';
+import { chosenTool, type LoadResult, type LoadTarget } from './load';
+
+export const settings = {
+  serverUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  seconds: Number(process.env.BENCH_SECONDS ?? 8),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
+  tool: chosenTool(),
+  connections: 50,
+  pool: 10,
+};
+
+export const settingsLine = () =>
+  `${settings.tool.name}, ${settings.connections} connections, ${settings.rounds} alternating runs of ` +
+  `${settings.seconds} s per route and server (median shown), pool ${settings.pool}; the service as bun start ` +
+  `runs it: APP_ENV=production, authenticated with a real API key, access log at ${settings.logLevel} to a ` +
+  `file, metrics on, RATE_LIMIT_PER_MINUTE=0 (rate limit off); Bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs shared with whatever else runs`;
+
+const root = new URL('..', import.meta.url).pathname;
+
+export interface Server {
+  name: string;
+  url: string;
+  pid: number;
+  /** From spawn to the first answer on /health. */
+  startupMs: number;
+  stop: () => void;
+}
+
+export async function startServer(name: string, entry: string, env: Record<string, string>): Promise<Server> {
+  const port = await freePort();
+  const logFile = join(mkdtempSync(join(tmpdir(), 'bench-log-')), `${name}.log`);
+  const started = performance.now();
+  const child = Bun.spawn(['bun', entry], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DB_POOL_MAX: String(settings.pool),
+    },
+    stdout: Bun.file(logFile),
+    stderr: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  while (
+    !(await fetch(`${url}/health`)
+      .then((r) => r.ok)
+      .catch(() => false))
+  ) {
+    if (child.exitCode !== null) throw new Error(`${entry} exited with ${child.exitCode}: see ${logFile}`);
+    await Bun.sleep(5);
+  }
+  return { name, url, pid: child.pid, startupMs: performance.now() - started, stop: () => child.kill() };
+}
+
+/** Resident memory of a process, from /proc. */
+export async function rssMegabytes(pid: number): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) / 1024;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; the kernel counts in 1/100 s ticks. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await Bun.file(`/proc/${pid}/stat`).text()).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export type Summary = LoadResult & { cpuMicros: number };
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+/**
+ * Loads each server with the same target in turn, `settings.rounds` times, after one short warm-up each (JIT,
+ * prepared statements, pool), alternating so that a noisy neighbour hits all of them alike. `reset` runs before
+ * every run, to put the data back where the target expects it.
+ */
+export async function measure(
+  servers: Server[],
+  target: LoadTarget,
+  reset: () => Promise<void> = async () => {},
+): Promise<Summary[]> {
+  const runs: Summary[][] = servers.map(() => []);
+  for (const server of servers) {
+    await reset();
+    await settings.tool.run(server.url, target, 2, settings.connections);
+  }
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const [index, server] of servers.entries()) {
+      await reset();
+      const before = await cpuSeconds(server.pid);
+      const result = await settings.tool.run(server.url, target, settings.seconds, settings.connections);
+      const cpu = (await cpuSeconds(server.pid)) - before;
+      runs[index]?.push({ ...result, cpuMicros: (cpu * 1e6) / (result.rps * settings.seconds) });
+    }
+  }
+  return runs.map((each) => ({
+    rps: median(each.map((r) => r.rps)),
+    cpuMicros: median(each.map((r) => r.cpuMicros)),
+    p50: median(each.map((r) => r.p50)),
+    p99: median(each.map((r) => r.p99)),
+    failures: each.reduce((sum, r) => sum + r.failures, 0),
+  }));
+}
+
+export function printSummary(route: string, label: string, x: Summary) {
+  console.log(
+    `${route.padEnd(34)} ${label.padEnd(8)} ${x.rps.toFixed(0).padStart(6)} req/s  ` +
+      `p50 ${x.p50.toFixed(2).padStart(6)} ms  p99 ${x.p99.toFixed(2).padStart(7)} ms  ` +
+      `CPU ${x.cpuMicros.toFixed(0).padStart(4)} µs/request  failures ${x.failures}`,
+  );
+}
+
+/** A scratch database, migrated, with two officer keys (four-eyes needs a second credential) and a connection. */
+export async function benchDatabase() {
+  const scratch = await createScratchDatabase(settings.serverUrl, 'bench');
+  const database = openDatabase({ appEnv: 'production', databaseUrl: scratch.url, dbPoolMax: 1 });
+  await runMigrations(database);
+  const apiKeys = createApiKeyRepository(database.db);
+  const keys: string[] = [];
+  for (const name of ['bench', 'bench-second-officer']) {
+    const key = generateApiKey();
+    await apiKeys.create(undefined, {
+      name,
+      role: 'officer',
+      borrowerId: null,
+      keyHash: hashApiKey(key),
+      expiresAt: null,
+    });
+    keys.push(key);
+  }
+  await database.close();
+  const sql = openSingleConnection(scratch.url, 10);
+  return {
+    url: scratch.url,
+    sql,
+    key: keys[0] as string,
+    secondKey: keys[1] as string,
+    drop: async () => {
+      await sql.end();
+      await scratch.drop();
+    },
+  };
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+export async function api<T>(baseUrl: string, key: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(baseUrl + path, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { ...bearer(key), 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/**
+ * GET /api/stats against count(*) and sum(amount) of loans: the aggregates must be exact after whatever the
+ * bench did. Throws, loudly, when they are not.
+ */
+export async function checkStats(serviceUrl: string, key: string, sql: postgres.Sql): Promise<string> {
+  const stats = await api<Stats>(serviceUrl, key, '/api/stats');
+  const [scan] = await sql<{ count: number; total: string }[]>`
+    SELECT count(*)::int AS count, round(coalesce(sum(amount), 0), 2)::text AS total FROM loans`;
+  if (stats.total_loans !== scan?.count || stats.total_amount !== scan?.total) {
+    throw new Error(
+      `AGGREGATES WRONG: /api/stats says ${stats.total_loans} loans, ${stats.total_amount}; ` +
+        `the table has ${scan?.count}, ${scan?.total}`,
+    );
+  }
+  return `/api/stats matches count(*) = ${scan.count} and sum(amount) = ${scan.total}`;
+}
+
+const SEED_STATUSES = ['pending', 'approved', 'rejected', 'disbursed', 'repaid', 'defaulted'];
+
+/**
+ * Inserts `count` loans inside Postgres with generate_series, in statements of at most `chunk` rows (each one
+ * transaction, so the aggregates' statement trigger runs once per chunk), printing progress. Every status and
+ * three currencies, created a second apart going back in time, 12 months at 10 %, by the system.
+ */
+export async function seedLoans(sql: postgres.Sql, count: number, chunk = 100_000): Promise<void> {
+  const started = performance.now();
+  for (let from = 1; from <= count; from += chunk) {
+    const to = Math.min(count, from + chunk - 1);
+    await sql`
+      INSERT INTO loans (borrower_id, amount, currency, status, term_months, interest_rate_apr, disbursed_on,
+                         created_at, updated_at)
+      SELECT 'usr_seed_' || (i % 50000), (100 + (i * 7919) % 4999900) / 100.0, (ARRAY['KES', 'INR', 'USD'])[1 + i % 3],
+             status, 12, 10.00,
+             CASE WHEN status IN ('disbursed', 'repaid', 'defaulted') THEN DATE '2026-01-15' END,
+             now() - make_interval(secs => i), now() - make_interval(secs => i)
+      FROM generate_series(${from}::int, ${to}::int) AS i,
+           LATERAL (SELECT (${SEED_STATUSES}::text[])[1 + i % 6] AS status) AS chosen`;
+    if (count > chunk) {
+      const seconds = ((performance.now() - started) / 1000).toFixed(0);
+      console.log(
+        `  seeded ${to.toLocaleString('en')} of ${count.toLocaleString('en')} loans (${seconds} s)`,
+      );
+    }
+  }
+  await sql`ANALYZE loans`;
+}
+
+export const createTarget = (key: string): LoadTarget => ({
+  method: 'POST',
+  lanes: [['/api/loans']],
+  headers: { ...bearer(key), 'content-type': 'application/json' },
+  body: JSON.stringify({ borrower_id: 'usr_bench', amount: '1250.50', currency: 'KES' }),
+});
+
+/**
+ * Pending loans for approve / undo-approval pairs, split into one lane per load thread, each lane approving
+ * all of its loans and then undoing them (so a loan's two commands are far apart), and a reset that puts
+ * them back to pending before each run. Created by the system, so four-eyes lets the bench key approve.
+ */
+export async function commandTarget(sql: postgres.Sql, key: string, count = 2000) {
+  const ids = (
+    await sql<{ id: string }[]>`
+      INSERT INTO loans (borrower_id, amount, currency, term_months, interest_rate_apr)
+      SELECT 'usr_bench_commands', 1000 + i, 'KES', 12, 10.00 FROM generate_series(1, ${count}::int) i
+      RETURNING id`
+  ).map((row) => row.id);
+  const half = ids.length / 2;
+  const lanes = [ids.slice(0, half), ids.slice(half)].map((lane) => [
+    ...lane.map((id) => `/api/loans/${id}/approve`),
+    ...lane.map((id) => `/api/loans/${id}/undo-approval`),
+  ]);
+  const target: LoadTarget = {
+    method: 'POST',
+    lanes,
+    headers: { ...bearer(key), 'content-type': 'application/json' },
+    body: '{}',
+  };
+  const backToPending = async () => {
+    await Bun.sleep(250); // for the answers still in flight when the load tool stopped
+    await sql`UPDATE loans SET status = 'pending', approved_by = NULL
+              WHERE borrower_id = 'usr_bench_commands' AND status <> 'pending'`;
+  };
+  return { target, backToPending };
+}
