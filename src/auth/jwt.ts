@@ -7,6 +7,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { type Role, roles } from '../db/schema';
+import { isIdentifierText } from '../http/text-rules';
 
 export interface JwtSettings {
   jwksUrl: string;
@@ -17,6 +18,7 @@ export interface JwtSettings {
 /** Asymmetric algorithms only: a token signed with HS256 using the public key as the secret must fail. */
 const ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
 const CLOCK_TOLERANCE_SECONDS = 60;
+const MAX_SUB_LENGTH = 255;
 
 /** What a verified token says about its caller, before the role rule is applied. */
 export type JwtIdentity = { sub: string; roles: Role[] };
@@ -67,9 +69,16 @@ export function createJwtVerifier(settings: JwtSettings) {
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ['exp', 'sub'],
       });
+      // jose checks that sub is present, not what it is; it becomes the actor and a borrower's borrower_id.
+      if (typeof payload.sub !== 'string' || !isIdentifierText(payload.sub, MAX_SUB_LENGTH)) {
+        throw new JwtRejected(
+          `The token's sub claim must be 1 to ${MAX_SUB_LENGTH} characters with no control characters.`,
+        );
+      }
       const claimed = Array.isArray(payload.roles) ? payload.roles : [payload.roles];
       return {
-        sub: payload.sub as string,
+        // NFC, as a borrower_id is stored, so a borrower's token matches their loans.
+        sub: payload.sub.normalize('NFC'),
         roles: roles.filter((role) => claimed.includes(role)),
       };
     } catch (error) {

@@ -10,6 +10,7 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
+import { createJwtVerifier, JwksUnavailable } from '../../src/auth/jwt';
 import type { Loan } from '../../src/modules/loans/model';
 import { bearer, createTestApp, devKeys, type TestApp } from '../support/app';
 
@@ -149,6 +150,18 @@ describe('a valid token', () => {
     expect(JSON.stringify(t.logs)).not.toContain(token);
   });
 
+  test("a borrower's sub is taken in NFC, as borrower ids are stored: a decomposed é still finds their loans", async () => {
+    const composed = 'usr_jos\u00e9_003';
+    const decomposed = 'usr_jose\u0301_003';
+    expect(
+      (await t.as(devKeys.officer).post('/api/loans', { ...newLoan, borrower_id: composed })).status,
+    ).toBe(201);
+    const token = await sign(claims({ sub: decomposed, roles: ['borrower'] }));
+    const loans = (await (await t.req('/api/loans', { headers: bearer(token) })).json()) as Loan[];
+    expect(loans.map((loan) => loan.borrower_id)).toEqual([composed]);
+    expect((await t.as(token).post('/api/loans', { ...newLoan, borrower_id: decomposed })).status).toBe(201);
+  });
+
   test('aud may be a list that holds our audience', async () => {
     const token = await sign(claims({ aud: ['another-api', AUDIENCE] }));
     expect((await t.req('/api/stats', { headers: bearer(token) })).status).toBe(200);
@@ -179,6 +192,10 @@ describe('a token that fails a check: 401 problem, nothing created', () => {
       ['from another issuer', await sign(claims({ iss: 'https://evil.example.test/' }))],
       ['with no exp', await sign(claims({ exp: undefined }))],
       ['with no sub', await sign(claims({ sub: undefined }))],
+      ['with a number for sub', await sign(claims({ sub: 42 as unknown as string }))],
+      ['with an empty sub', await sign(claims({ sub: '' }))],
+      ['with a control character in sub', await sign(claims({ sub: 'officer\n7' }))],
+      ['with a sub of 256 characters', await sign(claims({ sub: 'x'.repeat(256) }))],
       [
         'with alg none',
         `${encodePart({ alg: 'none', typ: 'JWT' })}.${encodePart(claims({ roles: ['admin'] }))}.`,
@@ -265,6 +282,24 @@ describe('an identity provider that cannot be reached', () => {
       expect((await app.req('/api/stats')).status).toBe(200);
     } finally {
       await app.close();
+    }
+  });
+
+  test.each([
+    ['answers 500', () => new Response('oops', { status: 500 })],
+    ['answers something that is not a key set', () => Response.json({ keys: 'none' })],
+    ['answers HTML', () => new Response('<html></html>', { headers: { 'content-type': 'text/html' } })],
+  ])('a JWKS endpoint that %s is an outage (JwksUnavailable, so 503), not a bad token', async (_, answer) => {
+    const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: answer });
+    try {
+      const verify = createJwtVerifier({
+        jwksUrl: `http://127.0.0.1:${server.port}/jwks`,
+        issuer: ISSUER,
+        audience: AUDIENCE,
+      });
+      await expect(verify(await sign(claims()))).rejects.toBeInstanceOf(JwksUnavailable);
+    } finally {
+      server.stop(true);
     }
   });
 
