@@ -90,6 +90,24 @@ describe('the permission table', () => {
     expect(undeclared.map((route) => `${route.method} ${route.path}`)).toEqual([]);
   });
 
+  test('outside /api only the routes the contract leaves open exist, so none escapes the credential check', () => {
+    const open = t.app.routes
+      .filter((route) => !route.path.startsWith('/api/'))
+      .map((route) => `${route.method} ${route.path}`)
+      .sort();
+    // /metrics has its own token (its tests check it); the docs' assets are the page's script.
+    expect(open).toEqual(
+      [
+        'GET /docs',
+        'GET /docs/assets/scalar.js',
+        'GET /docs/json',
+        'GET /health',
+        'GET /metrics',
+        'GET /ready',
+      ].sort(),
+    );
+  });
+
   test('every permission guards at least one route, and every role has a row', () => {
     const used = new Set(apiRoutes().map((route) => route.permission));
     expect(permissions.filter((permission) => !used.has(permission))).toEqual([]);
