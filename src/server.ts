@@ -4,7 +4,7 @@ import { type DatabaseHandle, openDatabase } from './db/client';
 import { isDatabaseUnavailable } from './db/errors';
 import { runMigrations } from './db/migrate';
 import { isEmpty, seedSampleLoans } from './db/seed';
-import { MAX_BODY_BYTES } from './http/json-body';
+import { SERVER_MAX_BODY_BYTES } from './http/json-body';
 import { flushLogs, type Logger } from './logger';
 import { developmentKeys } from './modules/keys/dev-keys';
 import { createApiKeyRepository } from './modules/keys/repository';
@@ -57,8 +57,7 @@ export async function startServer(config: Config, logger: Logger) {
   const app = createApp({ config, database, logger }).listen({
     port: config.port,
     hostname: config.host,
-    // Slightly above the app's own limit, so the app answers 413 as problem+json and Bun stops anything larger.
-    maxRequestBodySize: MAX_BODY_BYTES * 2,
+    maxRequestBodySize: SERVER_MAX_BODY_BYTES,
     // Elysia turns SO_REUSEPORT on, which lets a second server share the port silently; a port in use is an error.
     reusePort: false,
   });
