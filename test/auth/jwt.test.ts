@@ -15,6 +15,8 @@ import type { Loan } from '../../src/modules/loans/model';
 import { bearer, createTestApp, devKeys, type TestApp } from '../support/app';
 
 const ISSUER = 'https://id.example.test/';
+/** The outage tests build their own test app: a migrated PGlite takes seconds on a busy machine. */
+const TEST_APP_TIMEOUT_MS = 60_000;
 const AUDIENCE = 'branch-loans-api';
 const BORROWER = 'usr_kenya_001';
 const ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -266,24 +268,28 @@ describe('a token whose roles do not name exactly one role: 403', () => {
 });
 
 describe('an identity provider that cannot be reached', () => {
-  test('with no key cached, a token gets 503 (with Retry-After), never a pass and never a 500', async () => {
-    const gone = serveJwks([signing.RS256.jwk]);
-    gone.stop();
-    const app = await createTestApp({ jwt: { jwksUrl: gone.url, issuer: ISSUER, audience: AUDIENCE } });
-    try {
-      const token = await sign(claims());
-      const problem = await expectProblem(await app.req('/api/stats', { headers: bearer(token) }), 503);
-      expect(problem.detail).toContain('identity provider');
-      const write = await app.as(token).post('/api/loans', newLoan);
-      await expectProblem(write, 503);
-      expect(write.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(await countLoans(app)).toBe(0);
-      // API keys do not depend on it.
-      expect((await app.req('/api/stats')).status).toBe(200);
-    } finally {
-      await app.close();
-    }
-  });
+  test(
+    'with no key cached, a token gets 503 (with Retry-After), never a pass and never a 500',
+    async () => {
+      const gone = serveJwks([signing.RS256.jwk]);
+      gone.stop();
+      const app = await createTestApp({ jwt: { jwksUrl: gone.url, issuer: ISSUER, audience: AUDIENCE } });
+      try {
+        const token = await sign(claims());
+        const problem = await expectProblem(await app.req('/api/stats', { headers: bearer(token) }), 503);
+        expect(problem.detail).toContain('identity provider');
+        const write = await app.as(token).post('/api/loans', newLoan);
+        await expectProblem(write, 503);
+        expect(write.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(await countLoans(app)).toBe(0);
+        // API keys do not depend on it.
+        expect((await app.req('/api/stats')).status).toBe(200);
+      } finally {
+        await app.close();
+      }
+    },
+    TEST_APP_TIMEOUT_MS,
+  );
 
   test.each([
     ['answers 500', () => new Response('oops', { status: 500 })],
@@ -303,21 +309,25 @@ describe('an identity provider that cannot be reached', () => {
     }
   });
 
-  test('once a key is cached, tokens still verify after the JWKS goes away', async () => {
-    const provider = serveJwks([signing.ES256.jwk]);
-    const app = await createTestApp({ jwt: { jwksUrl: provider.url, issuer: ISSUER, audience: AUDIENCE } });
-    try {
-      expect((await app.req('/api/stats', { headers: bearer(await sign(claims(), 'ES256')) })).status).toBe(
-        200,
-      );
-      provider.stop();
-      const fresh = await sign(claims({ sub: 'officer-8' }), 'ES256');
-      expect((await app.req('/api/stats', { headers: bearer(fresh) })).status).toBe(200);
-      // A key it never saw still fails as a bad token, not as an outage.
-      const unknown = await sign(claims(), 'ES256', { ...outsider.ES256, kid: 'rotated-in-later' });
-      await expectProblem(await app.req('/api/stats', { headers: bearer(unknown) }), 401);
-    } finally {
-      await app.close();
-    }
-  });
+  test(
+    'once a key is cached, tokens still verify after the JWKS goes away',
+    async () => {
+      const provider = serveJwks([signing.ES256.jwk]);
+      const app = await createTestApp({ jwt: { jwksUrl: provider.url, issuer: ISSUER, audience: AUDIENCE } });
+      try {
+        expect((await app.req('/api/stats', { headers: bearer(await sign(claims(), 'ES256')) })).status).toBe(
+          200,
+        );
+        provider.stop();
+        const fresh = await sign(claims({ sub: 'officer-8' }), 'ES256');
+        expect((await app.req('/api/stats', { headers: bearer(fresh) })).status).toBe(200);
+        // A key it never saw still fails as a bad token, not as an outage.
+        const unknown = await sign(claims(), 'ES256', { ...outsider.ES256, kid: 'rotated-in-later' });
+        await expectProblem(await app.req('/api/stats', { headers: bearer(unknown) }), 401);
+      } finally {
+        await app.close();
+      }
+    },
+    TEST_APP_TIMEOUT_MS,
+  );
 });
