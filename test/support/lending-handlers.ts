@@ -119,11 +119,14 @@ export const daysFrom = (from: string, to: string): number => {
 };
 
 /**
- * A disbursal date k months before `dueOn` whose k-th instalment falls due exactly on `dueOn` (a month-end
- * `dueOn` needs a long enough month k months earlier), with that k.
+ * A disbursal date k months before `dueOn` (k at least `fromMonths`) whose k-th instalment falls due exactly on
+ * `dueOn` (a month-end `dueOn` needs a long enough month k months earlier), with that k.
  */
-export function disbursalWithInstalmentDueOn(dueOn: string): { disbursedOn: string; months: number } {
-  for (let months = 1; months <= 12; months++) {
+export function disbursalWithInstalmentDueOn(
+  dueOn: string,
+  fromMonths = 1,
+): { disbursedOn: string; months: number } {
+  for (let months = fromMonths; months <= fromMonths + 11; months++) {
     const disbursedOn = addMonths(dueOn, -months);
     if (addMonths(disbursedOn, months) === dueOn) return { disbursedOn, months };
   }

@@ -38,11 +38,17 @@ const loan = (amount: string, currency: string) => ({
 });
 
 /**
- * A disbursed loan exactly `days` past due: disbursed so that an instalment fell due `days` ago, every earlier
- * one paid in full, then `partly` more paid towards the one now due (not enough to clear it).
+ * A disbursed loan exactly `days` past due: disbursed so that an instalment (the `fromInstalment`-th or a later
+ * one) fell due `days` ago, every earlier one paid in full, then `partly` more paid towards the one now due (not
+ * enough to clear it).
  */
-async function pastDue(days: number, terms: ReturnType<typeof loan>, partly?: string): Promise<string> {
-  const { disbursedOn, months } = disbursalWithInstalmentDueOn(addDays(utcDate(), -days));
+async function pastDue(
+  days: number,
+  terms: ReturnType<typeof loan>,
+  partly?: string,
+  fromInstalment = 1,
+): Promise<string> {
+  const { disbursedOn, months } = disbursalWithInstalmentDueOn(addDays(utcDate(), -days), fromInstalment);
   const { id } = await disbursedLoan(t, terms, disbursedOn);
   const earlier = (await scheduleOf(t, id)).instalments.slice(0, months - 1).map((row) => row.total);
   if (earlier.length > 0) await repay(t, id, { amount: sumMoney(earlier) });
@@ -89,6 +95,8 @@ describe('GET /api/stats/portfolio', () => {
     disbursed.push((await disbursedLoan(t, loan('12000.50', 'INR'))).id);
     for (const days of [0, 1, 29, 30, 89, 90]) disbursed.push(await pastDue(days, loan('12000.50', 'INR')));
     disbursed.push(await pastDue(200, loan('30000.00', 'INR'), '1000.00'));
+    // Its first two instalments paid, the third due 15 days ago: past due from the third, not the first.
+    disbursed.push(await pastDue(15, loan('9000.00', 'INR'), undefined, 3));
     // KES: one 45 days past due, partly repaid, and one current.
     disbursed.push(await pastDue(45, loan('25000.00', 'KES'), '600.00'));
     disbursed.push((await disbursedLoan(t, loan('5000.00', 'KES'))).id);
@@ -121,7 +129,7 @@ describe('GET /api/stats/portfolio', () => {
   test('counts only disbursed loans, and leaves out a currency with none', async () => {
     const portfolio = (await (await t.req('/api/stats/portfolio')).json()) as Record<string, Figures>;
     expect(Object.keys(portfolio).sort()).toEqual(['INR', 'KES', 'VND']);
-    expect(portfolio.INR?.active_loans).toBe(8);
+    expect(portfolio.INR?.active_loans).toBe(9);
     expect(portfolio.KES?.active_loans).toBe(2);
     expect(portfolio.VND?.active_loans).toBe(1);
   });
@@ -138,7 +146,7 @@ describe('GET /api/stats/portfolio', () => {
       );
     // Due today is not yet past due; 1, 30 and 90 days are each in their bucket.
     expect(inr.map((schedule) => schedule.days_past_due).sort((a, b) => a - b)).toEqual([
-      0, 0, 1, 29, 30, 89, 90, 200,
+      0, 0, 1, 15, 29, 30, 89, 90, 200,
     ]);
     expect(portfolio.INR).toMatchObject({ par_1: atLeast(1), par_30: atLeast(30), par_90: atLeast(90) });
     expect(portfolio.INR?.par_30).not.toBe(atLeast(31));
