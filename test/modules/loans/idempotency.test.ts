@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import { openSingleConnection } from '../../../src/db/client';
+import { createIdempotency } from '../../../src/http/idempotency';
 import { devKeys, useTestApp } from '../../support/app';
 import {
   command,
@@ -10,6 +11,7 @@ import {
   lendableLoan,
   loanIn,
   problemOf,
+  rowsOf,
   snapshot,
 } from '../../support/lifecycle';
 
@@ -317,5 +319,46 @@ describe('keys are kept for 24 hours', () => {
     // Expired, the key may carry another request too.
     await age('25 hours');
     expect((await t.post('/api/loans', { ...body, amount: 7 }, withKey(key))).status).toBe(201);
+  });
+});
+
+describe('the sweep', () => {
+  const ACTOR = 'sweep-test';
+  const keep = (key: string, age: string) =>
+    t.database.db.execute(
+      sql`INSERT INTO idempotency_keys (actor, key, fingerprint, status, body, headers, created_at)
+          VALUES (${ACTOR}, ${key}, ${'0'.repeat(64)}, 201, '{}', '{}', now() - ${age}::interval)`,
+    );
+  const left = () =>
+    rowsOf<{ key: string }>(
+      t.database.db,
+      sql`SELECT key FROM idempotency_keys WHERE actor = ${ACTOR} ORDER BY key`,
+    );
+
+  test('deletes the records past 24 hours and keeps the younger ones', async () => {
+    await keep('sweep-old', '24 hours 1 minute');
+    await keep('sweep-young', '23 hours 59 minutes');
+    expect(await createIdempotency(t.database.db).sweep()).toBeGreaterThanOrEqual(1);
+    expect(await left()).toEqual([{ key: 'sweep-young' }]);
+  });
+
+  test('runs by itself once an hour has passed since the last one, on the next keyed write', async () => {
+    await keep('sweep-later', '2 days');
+    let now = Date.now();
+    const idempotency = createIdempotency(t.database.db, () => now);
+    const write = (key: string) =>
+      idempotency.run({ actor: ACTOR, key, method: 'POST', path: '/api/loans', rawBody: '{}' }, async () => ({
+        status: 201,
+        body: {},
+        headers: {},
+      }));
+    await write('sweep-early-write');
+    expect((await left()).map((row) => row.key)).toContain('sweep-later');
+    now += 61 * 60 * 1000;
+    await write('sweep-late-write');
+    for (let tries = 0; tries < 100 && (await left()).some((row) => row.key === 'sweep-later'); tries++) {
+      await Bun.sleep(20);
+    }
+    expect((await left()).map((row) => row.key)).not.toContain('sweep-later');
   });
 });
