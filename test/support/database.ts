@@ -28,8 +28,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 /**
- * Empties the loans and everything that hangs off them. The audit trail refuses TRUNCATE to every writer; the
- * owner (the suite) lifts that for the statement and puts it back.
+ * Empties the loans and everything that hangs off them; the statistics (loan_totals) follow through their own
+ * TRUNCATE trigger. The audit trail refuses TRUNCATE to every writer; the owner (the suite) lifts that for the
+ * statement and puts it back.
  */
 export async function resetLoans(db: TestDatabase['db']): Promise<void> {
   await db.execute(sql`ALTER TABLE loan_events DISABLE TRIGGER loan_events_no_truncate`);
