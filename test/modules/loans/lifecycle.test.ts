@@ -253,6 +253,25 @@ describe('bad input changes nothing', () => {
     expect(await snapshot(t, loan.id)).toEqual(before);
   });
 
+  test.each(commandNames)(
+    "%s by a borrower: 403 on their own loan, 404 on another borrower's, nothing changes",
+    async (name) => {
+      const own = await loanIn(t, transitions[name].from, { borrower_id: 'usr_kenya_001' });
+      const other = await loanIn(t, transitions[name].from, { borrower_id: 'usr_india_002' });
+      const before = [await snapshot(t, own), await snapshot(t, other)];
+      const borrower = t.as(devKeys.borrower);
+      await problemOf(await command(borrower, own, name), 403);
+      await problemOf(await command(borrower, other, name), 404);
+      expect([await snapshot(t, own), await snapshot(t, other)]).toEqual(before);
+    },
+  );
+
+  test('an admin may run commands too, and is the recorded actor', async () => {
+    const id = await loanIn(t, 'pending');
+    expect((await command(t.as(devKeys.admin), id, 'approve')).status).toBe(200);
+    expect((await eventsOf(t, id)).at(-1)?.actor).toBe(actorOf(devKeys.admin));
+  });
+
   test('undo-disbursal once a repayment exists: 409, nothing changes', async () => {
     const id = await loanIn(t, 'disbursed');
     expect((await t.post(`/api/loans/${id}/repayments`, { amount: '10.00' })).status).toBe(201);
