@@ -1,7 +1,8 @@
 /** The strong ETag of a resource at this version. */
 export const etagOf = (version: number) => `"${version}"`;
 
-const ENTITY_TAG = /\s*(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)/y;
+// One list element and its comma; empty elements (`, "1"`, `"1",,"2"`) are skipped, as RFC 9110 §5.6.1.2 asks.
+const ENTITY_TAG = /[\s,]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)|$)/y;
 
 /**
  * The If-Match precondition (RFC 9110 §13.1.1) as a test of the current version: `*` matches any, a list
@@ -17,7 +18,7 @@ export function ifMatch(header: string | undefined): ((version: number) => boole
     const start = ENTITY_TAG.lastIndex;
     const match = ENTITY_TAG.exec(header);
     if (!match || ENTITY_TAG.lastIndex === start) return () => false;
-    if (!match[1]) strong.add(`"${match[2]}"`);
+    if (!match[1] && match[2] !== undefined) strong.add(`"${match[2]}"`);
   }
   return (version) => strong.has(etagOf(version));
 }

@@ -316,6 +316,7 @@ describe('ETag and If-Match', () => {
     ['*', () => '*'],
     ['a list with the current ETag in it', (v: number) => `"${v + 5}", "${v}" ,"${v + 9}"`],
     ['a list with a weak tag beside the current strong one', (v: number) => `W/"${v}", "${v}"`],
+    ['a list with empty elements (RFC 9110 asks to skip them)', (v: number) => `, "${v + 1}",, "${v}" ,`],
   ])('If-Match with %s: the command runs', async (_what, header) => {
     const id = await loanIn(t, 'approved');
     const version = versionOf((await snapshot(t, id)).etag);
