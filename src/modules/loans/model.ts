@@ -9,7 +9,7 @@ import {
 } from '../../db/schema';
 import { sentWithETag } from '../../http/openapi';
 import { BorrowerId, IsoDate, IsoTime, Money, Uuid } from '../../http/schemas';
-import { AMOUNT_FORMAT, RATE_FORMAT } from './money';
+import { AMOUNT_FORMAT, MAX_MONEY, PAYMENT_FORMAT, RATE_FORMAT } from './money';
 
 export const MAX_PAGE_SIZE = 200;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -157,9 +157,9 @@ export const LoanModel = {
   createRepayment: t.Object(
     {
       amount: decimalInput(
-        AMOUNT_FORMAT,
-        { exclusiveMinimum: 0, maximum: Number(MAX_LOAN_AMOUNT) },
-        `amount must be a number or decimal string greater than 0 and at most ${MAX_LOAN_AMOUNT}, with at most two decimal places`,
+        PAYMENT_FORMAT,
+        { exclusiveMinimum: 0, maximum: Number(MAX_MONEY) },
+        'amount must be a number or decimal string greater than 0, with at most two decimal places',
         ['2142.40', 500],
       ),
       paid_on: t.Optional(

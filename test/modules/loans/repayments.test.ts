@@ -53,6 +53,16 @@ async function state(id: string) {
 }
 
 describe('POST /api/loans/:id/repayments', () => {
+  test('takes a repayment above the largest loan amount when that much is outstanding', async () => {
+    // 50000.00 at 8 % over 360 months owes far more than 50000 in all: paying it off in one go is allowed.
+    const loan = await disbursedLoan(t, { amount: '50000.00', term_months: 360, interest_rate_apr: '8.00' });
+    const { totals } = await scheduleOf(t, loan.id);
+    expect(cents(totals.outstanding)).toBeGreaterThan(cents('50000.00'));
+    const repayment = await repay(t, loan.id, { amount: totals.outstanding });
+    expect(repayment.outstanding).toBe('0.00');
+    expect(((await (await t.req(`/api/loans/${loan.id}`)).json()) as Loan).status).toBe('repaid');
+  });
+
   test('answers 201 with the repayment, its allocation and what is outstanding, at a Location GET serves', async () => {
     const loan = await disbursedLoan(t, {}, addMonths(utcDate(), -3));
     const response = await post(loan.id, { amount: '3000.00' });
