@@ -153,4 +153,5 @@ test('random sequences of commands, repayments and amendments keep the loan equa
     }),
     { numRuns: 50 },
   );
-});
+  // Hundreds of requests; set here because Bun applies the preload's default timeout to the first file only.
+}, 120_000);
