@@ -208,7 +208,7 @@ export async function seedLoans(sql: postgres.Sql, count: number, chunk = 100_00
     await sql`
       INSERT INTO loans (borrower_id, amount, currency, status, term_months, interest_rate_apr, disbursed_on,
                          created_at, updated_at)
-      SELECT 'usr_seed_' || (i % 50000), (100 + (i * 7919) % 4999900) / 100.0, (ARRAY['KES', 'INR', 'USD'])[1 + i % 3],
+      SELECT 'usr_seed_' || (i % 50000), (100 + (i::bigint * 7919) % 4999900) / 100.0, (ARRAY['KES', 'INR', 'USD'])[1 + i % 3],
              status, 12, 10.00,
              CASE WHEN status IN ('disbursed', 'repaid', 'defaulted') THEN DATE '2026-01-15' END,
              now() - make_interval(secs => i), now() - make_interval(secs => i)

@@ -36,7 +36,7 @@ async function output(command: string[]): Promise<string> {
 }
 
 const milliseconds = (value: string, unit: string) =>
-  Number(value) * ({ us: 0.001, ms: 1, s: 1000 }[unit] ?? 1);
+  Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit] ?? Number.NaN);
 
 const WRK_THREADS = 2;
 
@@ -86,7 +86,7 @@ export const loadTools: Record<'wrk' | 'autocannon', LoadTool> = {
         baseUrl,
       ]);
       const percentile = (p: string) => {
-        const match = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(text);
+        const match = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m|h)\\s*$`, 'm').exec(text);
         return match ? milliseconds(match[1] as string, match[2] as string) : Number.NaN;
       };
       const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
