@@ -51,7 +51,8 @@ export const errorHandler = (logger: Logger) =>
     });
     if (error instanceof Problem) problem = error;
     else if (cause instanceof Problem) problem = cause;
-    else if (error instanceof ValidationError) {
+    // A response that breaks its own schema is our fault, not the client's: it falls through to the 500.
+    else if (error instanceof ValidationError && error.type !== 'response') {
       problem =
         error.type === 'body' && error.value === EMPTY_BODY ? emptyBodyProblem() : fromValidation(error);
     } else if (code === 'PARSE') problem = new Problem(400, 'The request body is not valid JSON.');

@@ -1,6 +1,10 @@
 import { beforeAll, describe, expect, test } from 'bun:test';
+import { Type } from '@sinclair/typebox';
 import { sql } from 'drizzle-orm';
+import { Elysia } from 'elysia';
 import { summarizeError } from '../../src/db/errors';
+import { errorHandler } from '../../src/http/error-handler';
+import { createLogger } from '../../src/logger';
 import { developmentKeys } from '../../src/modules/keys/dev-keys';
 import { createApiKeyRepository } from '../../src/modules/keys/repository';
 import { decodeCursor } from '../../src/modules/loans/cursor';
@@ -105,5 +109,24 @@ describe('summarizeError', () => {
       at: expect.stringMatching(/^src\/modules\/loans\/cursor\.ts:\d+:\d+$/),
     });
     expect(JSON.stringify(summarizeError(thrown))).not.toContain('cursor is not');
+  });
+});
+
+describe('a response that breaks its own schema', () => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = createLogger({ appEnv: 'test', logLevel: 'info', logFormat: 'json' }, {
+    write: (line: string) => lines.push(JSON.parse(line)),
+  } as never);
+  const app = new Elysia()
+    .use(errorHandler(logger))
+    .get('/broken', () => ({ id: 1, secret_column: 'internal' }) as never, {
+      response: { 200: Type.Object({ id: Type.String() }) },
+    });
+
+  test('is our fault: a logged 500 that names no field of the row, not a 400', async () => {
+    const response = await app.handle(new Request('http://localhost/broken'));
+    expect(response.status).toBe(500);
+    expect(await response.text()).not.toContain('secret_column');
+    expect(lines.at(-1)).toMatchObject({ level: 'error', route: '/broken' });
   });
 });
