@@ -154,7 +154,8 @@ describe("a loan's events tell its whole story, in order", () => {
         to_status: 'disbursed',
         actor: officerId,
         request_id: 'walk-disburse',
-        reason: null,
+        // The event is recorded now; the back-dating is said in its reason.
+        reason: `Back-dated: disbursed on ${disbursedOn}`,
         amount: '1200.00',
       },
       {

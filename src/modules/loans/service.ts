@@ -198,6 +198,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
 
     const changes: LoanChanges = { status: transition.to };
     let amount: string | null = null;
+    let reason = input.reason ?? null;
     if (name === 'approve') {
       const missing = missingTerms(loan);
       if (missing.length > 0)
@@ -219,6 +220,8 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       const disbursedOn = input.disbursed_on ?? today;
       changes.disbursedOn = disbursedOn;
       amount = loan.amount;
+      // The event's time is when it was recorded; a back-dated disbursal says so in its reason.
+      if (disbursedOn < today) reason = `Back-dated: disbursed on ${disbursedOn}`;
     } else if (name === 'undo-disbursal') {
       if ((await loans.lastPaidOn(tx, loan.id)) !== null) {
         throw conflict('The disbursal cannot be undone: the loan has repayments.');
@@ -236,7 +239,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       tx,
       loan,
       acting,
-      { type: transition.event, to: transition.to, reason: input.reason, amount },
+      { type: transition.event, to: transition.to, reason, amount },
       changes,
     );
     if (name === 'disburse') {
