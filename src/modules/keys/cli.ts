@@ -6,12 +6,11 @@
  * keys:create prints the key alone on the last line of stdout: the only time it is ever shown.
  */
 import { parseArgs } from 'node:util';
-import { Value } from '@sinclair/typebox/value';
+import { ValidationError } from 'elysia';
 import { runDatabaseCommand } from '../../db/cli/command';
 import { runMigrations } from '../../db/migrate';
 import { Problem } from '../../http/problem';
 import { UUID_PATTERN } from '../../http/schemas';
-import { KeyModel } from './model';
 import { createApiKeyRepository } from './repository';
 import { createKeyService } from './service';
 
@@ -27,10 +26,17 @@ const { values, positionals } = parseArgs({
   },
 });
 
-const explain = (error: unknown) =>
-  error instanceof Problem
-    ? new Error(`${error.detail} ${error.errors?.map((e) => e.message).join('; ') ?? ''}`.trim())
-    : error;
+/** A refusal as one line an operator can act on. */
+function explain(error: unknown) {
+  if (error instanceof ValidationError) {
+    const rules = error.all.map((issue) => ('schema' in issue && issue.schema.error) || issue.summary);
+    return new Error([...new Set(rules)].join('; '));
+  }
+  if (error instanceof Problem) {
+    return new Error(`${error.detail} ${error.errors?.map((e) => e.message).join('; ') ?? ''}`.trim());
+  }
+  return error;
+}
 
 let output: string[] = [];
 await runDatabaseCommand(`keys:${command}`, async (database, logger) => {
@@ -43,9 +49,7 @@ await runDatabaseCommand(`keys:${command}`, async (database, logger) => {
       ...(values.borrower !== undefined && { borrower_id: values.borrower }),
       ...(values.expires !== undefined && { expires_at: values.expires }),
     };
-    const problems = [...Value.Errors(KeyModel.createKey, input)].map((e) => e.schema.error ?? e.message);
-    if (problems.length > 0) throw new Error([...new Set(problems)].join('; '));
-    const created = await keys.create(input as typeof KeyModel.createKey.static).catch((error) => {
+    const created = await keys.create(input).catch((error) => {
       throw explain(error);
     });
     logger.info(

@@ -2,6 +2,7 @@ import { Elysia, status, t } from 'elysia';
 import { guards } from '../../auth/plugin';
 import { type Idempotency, writeIdempotently } from '../../http/idempotency';
 import { problemResponses } from '../../http/problem';
+import { documentedBody } from '../../http/validation';
 import { type CreatedApiKey, KeyModel } from './model';
 import type { KeyService } from './service';
 
@@ -21,13 +22,13 @@ export const keyRoutes = (keys: KeyService, idempotency: Idempotency) =>
       },
       {
         permission: 'keys:manage',
-        body: 'createKey',
         response: { 201: 'createdApiKey', ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503) },
         detail: {
           summary: 'Create an API key (admin)',
           description:
             'The key is in this response only; the database keeps its SHA-256. `borrower_id` is required for ' +
             'the borrower role and refused for the others.',
+          ...documentedBody(KeyModel.createKey),
         },
       },
     )

@@ -1,10 +1,13 @@
 import { generateApiKey, hashApiKey } from '../../auth/api-key';
 import type { Transaction } from '../../http/idempotency';
 import { Problem } from '../../http/problem';
-import type { CreatedApiKey, CreateKey } from './model';
+import { bodyRules } from '../../http/validation';
+import { type CreatedApiKey, KeyModel } from './model';
 import type { ApiKeyRepository } from './repository';
 
 export type KeyService = ReturnType<typeof createKeyService>;
+
+const createRules = bodyRules(KeyModel.createKey);
 
 const invalid = (path: string, message: string) =>
   new Problem(422, 'The request body breaks 1 rule.', { errors: [{ path, message }] });
@@ -12,7 +15,9 @@ const invalid = (path: string, message: string) =>
 /** Issuing and revoking API keys; `onRevoked` lets the authenticator drop what it cached. */
 export function createKeyService(keys: ApiKeyRepository, { onRevoked }: { onRevoked?: () => void } = {}) {
   return {
-    async create(input: CreateKey, tx?: Transaction, now = Date.now()): Promise<CreatedApiKey> {
+    /** Checks the body (after the credential, the role and the Idempotency-Key) and issues the key. */
+    async create(body: unknown, tx?: Transaction, now = Date.now()): Promise<CreatedApiKey> {
+      const input = createRules(body);
       if (input.role === 'borrower' && input.borrower_id === undefined) {
         throw invalid('/borrower_id', 'borrower_id is required for the borrower role');
       }

@@ -53,6 +53,15 @@ async function everyRowAsText(): Promise<string> {
 }
 
 describe('POST /api/keys', () => {
+  test('checks the Idempotency-Key (400) and the role (403) before the body rules (422), as the contract orders', async () => {
+    const badBody = { name: 'x', role: 'emperor' };
+    const badKey = await admin().post('/api/keys', badBody, { 'idempotency-key': 'x'.repeat(256) });
+    expect(badKey.status).toBe(400);
+    const notAdmin = await t.as(devKeys.officer).post('/api/keys', badBody);
+    expect(notAdmin.status).toBe(403);
+    expect((await admin().post('/api/keys', badBody)).status).toBe(422);
+  });
+
   test('answers 201 with the key, a long random blk_ string, and the key it describes', async () => {
     const before = Date.now();
     const created = await createKey({ name: 'back-office', role: 'officer' });
