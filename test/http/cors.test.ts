@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { type Browser, chromium } from 'playwright-core';
+import { afterAll, describe, expect, test } from 'bun:test';
 import { loadConfig } from '../../src/config';
 import { type TestApp, useListeningTestApp, useTestApp } from '../support/app';
-import { missingTools } from '../support/tools';
+import { chromiumMissing, useChromium } from '../support/browser';
 
 const OFFICE = 'https://office.example';
 const EXPOSED = [
@@ -141,12 +140,11 @@ describe('CORS_ORIGINS', () => {
   });
 });
 
-const executablePath = Bun.which('chromium') ?? Bun.which('chromium-browser');
-const chromiumMissing = missingTools('CORS in a real browser', { chromium: executablePath });
+const skip = chromiumMissing('CORS in a real browser');
 
 // Two pages on origins of their own call the API, on a third: the browser itself preflights, checks the
 // answer and decides what the page may read.
-describe.skipIf(chromiumMissing)('CORS in a real browser', () => {
+describe.skipIf(skip)('CORS in a real browser', () => {
   const page = (title: string) =>
     Bun.serve({
       port: 0,
@@ -157,28 +155,15 @@ describe.skipIf(chromiumMissing)('CORS in a real browser', () => {
   const office = page('back office');
   const stranger = page('another site');
   const api = useListeningTestApp({ corsOrigins: [office.url.origin], rateLimitPerMinute: 100 });
-  let browser: Browser;
-
-  beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: executablePath as string,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-    });
-  });
+  const chromium = useChromium();
   afterAll(async () => {
-    await browser?.close();
     office.stop(true);
     stranger.stop(true);
   });
 
   /** Creates a loan from a page on `origin` with the headers a back office sends, which need a preflight. */
   async function createFrom(origin: string) {
-    const tab = await browser.newPage();
+    const tab = await chromium.browser.newPage();
     await tab.goto(origin);
     const result = await tab.evaluate(async (apiUrl) => {
       try {

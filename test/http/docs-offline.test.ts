@@ -1,36 +1,19 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { tmpdir } from 'node:os';
-import { type Browser, chromium } from 'playwright-core';
 import { useListeningTestApp } from '../support/app';
-import { missingTools } from '../support/tools';
+import { chromiumMissing, useChromium } from '../support/browser';
 
-const executablePath = Bun.which('chromium') ?? Bun.which('chromium-browser');
-const chromiumMissing = missingTools('the docs page offline', { chromium: executablePath });
+const skip = chromiumMissing('the docs page offline');
 
 // The docs page must work on a machine with no internet: a real browser loads it, and every request it makes
 // is recorded. Anything aimed at another host is refused, as a closed network would.
-describe.skipIf(chromiumMissing)('the /docs page in a real browser', () => {
+describe.skipIf(skip)('the /docs page in a real browser', () => {
   const server = useListeningTestApp();
-  let browser: Browser;
-
-  beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: executablePath as string,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-      ],
-    });
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const chromium = useChromium();
 
   /** The docs page, with every request it makes recorded and any aimed at another host refused. */
   async function openDocs() {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const page = await chromium.browser.newPage({ viewport: { width: 1400, height: 1000 } });
     const offHost: string[] = [];
     await page.route('**/*', (route) => {
       const url = route.request().url();
