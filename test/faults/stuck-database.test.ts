@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { createApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { type DatabaseHandle, openDatabase, openSingleConnection } from '../../src/db/client';
 import { runMigrations } from '../../src/db/migrate';
-import { createLogger } from '../../src/logger';
 import { developmentKeys } from '../../src/modules/keys/dev-keys';
 import { createApiKeyRepository } from '../../src/modules/keys/repository';
+import { capturingLogger } from '../support/app';
 import { suiteDatabaseUrl } from '../support/database';
 import { createFreshDatabase } from '../support/postgres';
 
@@ -34,14 +33,7 @@ function useAppWithTimeouts(env: Record<string, string>) {
     const database = openDatabase(config);
     await runMigrations(database);
     await createApiKeyRepository(database.db).upsert(developmentKeys);
-    const logs: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-        done();
-      },
-    });
-    const logger = createLogger({ appEnv: 'test', logLevel: 'info', logFormat: 'json' }, sink);
+    const { logger, logs } = capturingLogger();
     Object.assign(running, {
       app: createApp({ config, database, logger }),
       database,

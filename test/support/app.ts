@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
 import { SERVER_MAX_BODY_BYTES } from '../../src/http/json-body';
-import { createLogger } from '../../src/logger';
+import { createLogger, type Logger } from '../../src/logger';
 import { developmentKeys } from '../../src/modules/keys/dev-keys';
 import { createApiKeyRepository } from '../../src/modules/keys/repository';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -38,8 +38,8 @@ export const devKeys = {
 
 export const bearer = (credential: string) => ({ authorization: `Bearer ${credential}` });
 
-export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+/** A JSON logger at info whose every line lands, parsed, in `logs`. */
+export function capturingLogger(): { logger: Logger; logs: Record<string, unknown>[] } {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -47,7 +47,12 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
       done();
     },
   });
-  const logger = createLogger({ appEnv: 'test', logLevel: 'info', logFormat: 'json' }, sink);
+  return { logger: createLogger({ appEnv: 'test', logLevel: 'info', logFormat: 'json' }, sink), logs };
+}
+
+export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const { logger, logs } = capturingLogger();
   const config = { ...loadConfig({ APP_ENV: 'test' }), ...overrides };
   await createApiKeyRepository(database.db).upsert(developmentKeys);
   const app = createApp({ config, database, logger });
