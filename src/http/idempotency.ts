@@ -1,6 +1,7 @@
 import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../db/client';
 import { idempotencyKeys } from '../db/schema';
+import { statement, type Transaction } from '../db/statement';
 import { rawBodyOf } from './json-body';
 import { Problem } from './problem';
 
@@ -34,7 +35,12 @@ export interface IdempotentRequest {
 }
 
 export type Idempotency = ReturnType<typeof createIdempotency>;
-export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+export type { Transaction };
+
+// Inside the effect's transaction, on its connection, prepared there once.
+const complete = statement(
+  'UPDATE idempotency_keys SET status = $3, body = $4, headers = $5::jsonb WHERE actor = $1 AND key = $2',
+);
 
 const fingerprintOf = ({ method, path, rawBody }: IdempotentRequest) =>
   new Bun.CryptoHasher('sha256').update(`${method}\n${path}\n`).update(rawBody).digest('hex');
@@ -115,14 +121,14 @@ export function createIdempotency(db: Database, now: () => number = Date.now) {
       try {
         const response = await db.transaction(async (tx) => {
           const produced = await effect(tx);
-          await tx
-            .update(idempotencyKeys)
-            .set({
-              status: produced.status,
-              body: JSON.stringify(produced.replayBody ?? produced.body),
-              headers: produced.headers,
-            })
-            .where(keyOf(request));
+          await complete(
+            tx,
+            request.actor,
+            request.key,
+            produced.status,
+            JSON.stringify(produced.replayBody ?? produced.body),
+            JSON.stringify(produced.headers),
+          );
           return produced;
         });
         return { ...response, replayed: false };

@@ -9,7 +9,7 @@ import {
   repayments,
 } from '../../db/schema';
 import { isoUtc } from '../../db/sql';
-import type { Transaction } from '../../http/idempotency';
+import { selectList, statement, type Transaction } from '../../db/statement';
 import type { PagePosition } from './cursor';
 import type { Loan, LoanEvent, Repayment } from './model';
 import type { AllocationPart, Instalment, InstalmentRecord } from './schedule';
@@ -88,8 +88,8 @@ export interface NewLoan {
   createdBy: string;
 }
 
-export interface NewEvent {
-  loanId: string;
+/** An event as the write that causes it records it, with the loan it belongs to. */
+export interface LoanEventFields {
   type: LoanEventType;
   fromStatus: LoanStatus | null;
   toStatus: LoanStatus;
@@ -98,6 +98,16 @@ export interface NewEvent {
   reason?: string | null;
   amount?: string | null;
 }
+
+const eventValues = (event: LoanEventFields) => [
+  event.type,
+  event.fromStatus,
+  event.toStatus,
+  event.actor,
+  event.requestId,
+  event.reason ?? null,
+  event.amount ?? null,
+];
 
 export interface ListFilter {
   status?: LoanStatus;
@@ -115,6 +125,55 @@ export type LoanChanges = Partial<{
 }>;
 
 export type LoanRepository = ReturnType<typeof createLoanRepository>;
+
+// The writes inside a transaction: SQL text built once, prepared by the driver on the transaction's connection.
+const loanList = selectList(loanColumns);
+const stateList = selectList(stateColumns);
+const lockById = statement<LoanState>(`SELECT ${stateList} FROM loans WHERE loans.id = $1 FOR UPDATE`);
+const lockByIdForBorrower = statement<LoanState>(
+  `SELECT ${stateList} FROM loans WHERE loans.id = $1 AND loans.borrower_id = $2 FOR UPDATE`,
+);
+const instalmentsIn = statement<InstalmentRecord>(
+  `SELECT ${selectList(instalmentColumns)} FROM instalments WHERE instalments.loan_id = $1 ORDER BY instalments.number`,
+);
+
+/** Appends the event of the loan the CTE `written` returns; the event's parameters start at `$first`. */
+const eventInsert = (first: number) => {
+  const [type, from, to, actor, requestId, reason, amount] = Array.from(
+    { length: 7 },
+    (_, i) => `$${first + i}`,
+  );
+  return `INSERT INTO loan_events (loan_id, type, from_status, to_status, actor, request_id, reason, amount)
+    SELECT written.id, ${type}::text, ${from}::text, ${to}::text, ${actor}::text, ${requestId}::text,
+      ${reason}::text, ${amount}::numeric FROM written`;
+};
+
+const insertWithEvent = statement<VersionedLoan>(
+  `WITH written AS (
+    INSERT INTO loans (borrower_id, amount, currency, term_months, interest_rate_apr, created_by)
+    VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${loanList}
+  ), event AS (${eventInsert(7)})
+  SELECT * FROM written`,
+);
+
+// One statement per set of changed columns; commands change few combinations.
+const updatesWithEvent = new Map<string, ReturnType<typeof statement<VersionedLoan>>>();
+function updateWithEvent(fields: readonly (keyof LoanChanges)[]) {
+  const key = fields.join();
+  let prepared = updatesWithEvent.get(key);
+  if (!prepared) {
+    const set = fields.map((field, i) => `${loans[field].name} = $${11 + i}`);
+    prepared = statement<VersionedLoan>(
+      `WITH written AS (
+        UPDATE loans SET ${[...set, 'version = loans.version + 1'].join(', ')}
+        WHERE loans.id = $1 AND loans.status = $2 AND loans.version = $3 RETURNING ${loanList}
+      ), event AS (${eventInsert(4)})
+      SELECT * FROM written`,
+    );
+    updatesWithEvent.set(key, prepared);
+  }
+  return prepared;
+}
 
 /** Every loan query; the reads on the request path are prepared once per database. */
 export function createLoanRepository(db: Database) {
@@ -200,48 +259,53 @@ export function createLoanRepository(db: Database) {
 
     /** The loan, locked until the transaction ends: commands, amendments and repayments on it take turns. */
     async lock(tx: Transaction, id: string, borrowerId: string | null): Promise<LoanState | undefined> {
-      const scope =
-        borrowerId === null ? eq(loans.id, id) : and(eq(loans.id, id), eq(loans.borrowerId, borrowerId));
-      const [loan] = await tx.select(stateColumns).from(loans).where(scope).for('update');
+      const [loan] =
+        borrowerId === null ? await lockById(tx, id) : await lockByIdForBorrower(tx, id, borrowerId);
       return loan;
     },
 
-    async insert(tx: Transaction, loan: NewLoan): Promise<VersionedLoan> {
-      const [created] = await tx.insert(loans).values(loan).returning(loanColumns);
+    /** Inserts the loan and the event of its creation, in one statement. */
+    async insert(tx: Transaction, loan: NewLoan, event: LoanEventFields): Promise<VersionedLoan> {
+      const [created] = await insertWithEvent(
+        tx,
+        loan.borrowerId,
+        loan.amount,
+        loan.currency,
+        loan.termMonths,
+        loan.interestRateApr,
+        loan.createdBy,
+        ...eventValues(event),
+      );
       if (!created) throw new Error('INSERT … RETURNING returned no row');
       return created;
     },
 
     /**
-     * Applies the changes and bumps the version, only if the loan is still in `status` at `version`; undefined
-     * when it is not (another writer got there first).
+     * Applies the changes, bumps the version and appends the event, in one statement, only if the loan is still
+     * in `status` at `version`; undefined (and no event) when it is not (another writer got there first).
      */
     async update(
       tx: Transaction,
       id: string,
       expected: { status: LoanStatus; version: number },
       changes: LoanChanges,
+      event: LoanEventFields,
     ): Promise<VersionedLoan | undefined> {
-      const [updated] = await tx
-        .update(loans)
-        .set({ ...changes, version: sql`${loans.version} + 1` })
-        .where(and(eq(loans.id, id), eq(loans.status, expected.status), eq(loans.version, expected.version)))
-        .returning(loanColumns);
+      const fields = Object.keys(changes) as (keyof LoanChanges)[];
+      const [updated] = await updateWithEvent(fields)(
+        tx,
+        id,
+        expected.status,
+        expected.version,
+        ...eventValues(event),
+        ...fields.map((field) => changes[field]),
+      );
       return updated;
-    },
-
-    async appendEvent(tx: Transaction, event: NewEvent): Promise<void> {
-      await tx.insert(loanEvents).values(event);
     },
 
     /** The stored schedule with what has been paid of each instalment; inside a transaction, `tx`. */
     instalments(loanId: string, tx?: Transaction): Promise<InstalmentRecord[]> {
-      if (!tx) return instalmentsOf.execute({ loanId });
-      return tx
-        .select(instalmentColumns)
-        .from(instalments)
-        .where(eq(instalments.loanId, loanId))
-        .orderBy(asc(instalments.number));
+      return tx ? instalmentsIn(tx, loanId) : instalmentsOf.execute({ loanId });
     },
 
     async fixSchedule(tx: Transaction, loanId: string, schedule: readonly Instalment[]): Promise<void> {

@@ -16,6 +16,7 @@ import {
   allocate,
   buildSchedule,
   type InstalmentRecord,
+  instalmentAmount,
   isCalendarDate,
   type LoanTerms,
   scheduleProblem,
@@ -140,10 +141,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
     event: { type: LoanEventType; to: LoanStatus; reason?: string | null; amount?: string | null },
     changes: LoanChanges,
   ): Promise<VersionedLoan> {
-    const updated = await loans.update(tx, loan.id, loan, changes);
-    if (!updated) throw invalidTransition(loan, event.type);
-    await loans.appendEvent(tx, {
-      loanId: loan.id,
+    const updated = await loans.update(tx, loan.id, loan, changes, {
       type: event.type,
       fromStatus: loan.status,
       toStatus: event.to,
@@ -152,6 +150,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       reason: event.reason ?? null,
       amount: event.amount ?? null,
     });
+    if (!updated) throw invalidTransition(loan, event.type);
     counters?.loanEvent(event.type);
     return updated;
   }
@@ -286,22 +285,24 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
           input.interest_rate_apr === undefined ? null : decimalText(input.interest_rate_apr),
       };
       checkTerms(loan);
-      const created = await loans.insert(tx, {
-        borrowerId: loan.borrower_id,
-        amount: loan.amount,
-        currency: loan.currency,
-        termMonths: loan.term_months,
-        interestRateApr: loan.interest_rate_apr,
-        createdBy: principal.actor,
-      });
-      await loans.appendEvent(tx, {
-        loanId: created.id,
-        type: 'created',
-        fromStatus: null,
-        toStatus: 'pending',
-        actor: principal.actor,
-        requestId: acting.requestId,
-      });
+      const created = await loans.insert(
+        tx,
+        {
+          borrowerId: loan.borrower_id,
+          amount: loan.amount,
+          currency: loan.currency,
+          termMonths: loan.term_months,
+          interestRateApr: loan.interest_rate_apr,
+          createdBy: principal.actor,
+        },
+        {
+          type: 'created',
+          fromStatus: null,
+          toStatus: 'pending',
+          actor: principal.actor,
+          requestId: acting.requestId,
+        },
+      );
       counters?.loanEvent('created');
       return created;
     },
@@ -368,14 +369,24 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       const rule = supportedCurrency(loan.currency);
       const today = clock.today();
       const records = loan.disbursed_on === null ? [] : await loans.instalments(loan.id);
-      // Stored instalments passed the rule when they were fixed; a projection has not yet.
-      const terms = records.length > 0 ? (termsOf(loan, rule) as LoanTerms) : amortisableTerms(loan, rule);
-      const schedule = buildSchedule({ ...terms, firstPeriodStart: loan.disbursed_on ?? today });
+      if (records.length > 0) {
+        // Stored instalments passed the rule when they were fixed: only E is computed again.
+        return {
+          loan_id: loan.id,
+          currency: loan.currency,
+          instalment_amount: instalmentAmount(termsOf(loan, rule) as LoanTerms),
+          ...scheduleView(records, today),
+        };
+      }
+      const schedule = buildSchedule({
+        ...amortisableTerms(loan, rule),
+        firstPeriodStart: loan.disbursed_on ?? today,
+      });
       return {
         loan_id: loan.id,
         currency: loan.currency,
         instalment_amount: schedule.instalmentAmount,
-        ...scheduleView(records.length > 0 ? records : unpaid(schedule.instalments), today),
+        ...scheduleView(unpaid(schedule.instalments), today),
       };
     },
 
