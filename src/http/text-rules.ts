@@ -71,10 +71,17 @@ export function isIsoDate(text: string): boolean {
 export function isIsoDateTime(text: string): boolean {
   const match = DATE_TIME.exec(text);
   if (!match) return false;
-  const part = (index: number) => Number(match[index] ?? 0);
-  const [year, month, day, hour, minute, second] = [part(1), part(2), part(3), part(4), part(5), part(6)];
-  const [offsetHours, offsetMinutes] = [part(8), part(9)];
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  const hour = Number(match[4]);
+  const minute = Number(match[5]);
+  const second = Number(match[6]);
   if (!isCalendarDay(year, month, day) || hour > 23 || minute > 59 || second > 59) return false;
+  // In UTC (every timestamp the API writes) a real day of the years 1 to 9999 is the instant itself.
+  if (match[7] === undefined) return true;
+  const offsetHours = Number(match[8]);
+  const offsetMinutes = Number(match[9]);
   if (offsetHours > 15 || offsetMinutes > 59) return false;
   const offset = (match[7] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes);
   // setUTC* rather than Date.UTC, which reads the years 0 to 99 as 1900 to 1999.
