@@ -156,6 +156,19 @@ const insertWithEvent = statement<VersionedLoan>(
   SELECT * FROM written`,
 );
 
+const deleteSchedule = statement('DELETE FROM instalments WHERE loan_id = $1');
+const payInstalment = statement(
+  `UPDATE instalments SET paid_interest = paid_interest + $3::numeric, paid_principal = paid_principal + $4::numeric
+  WHERE loan_id = $1 AND number = $2`,
+);
+const latestPaidOn = statement<{ paid_on: string | null }>(
+  'SELECT max(paid_on)::text AS paid_on FROM repayments WHERE loan_id = $1',
+);
+const insertRepayment = statement<StoredRepayment>(
+  `INSERT INTO repayments (loan_id, amount, paid_on, allocation, actor) VALUES ($1, $2, $3, $4::jsonb, $5)
+  RETURNING ${selectList(repaymentColumns)}`,
+);
+
 // One statement per set of changed columns; commands change few combinations.
 const updatesWithEvent = new Map<string, ReturnType<typeof statement<VersionedLoan>>>();
 function updateWithEvent(fields: readonly (keyof LoanChanges)[]) {
@@ -321,20 +334,12 @@ export function createLoanRepository(db: Database) {
     },
 
     async discardSchedule(tx: Transaction, loanId: string): Promise<void> {
-      await tx.delete(instalments).where(eq(instalments.loanId, loanId));
+      await deleteSchedule(tx, loanId);
     },
 
     /** Adds each part of an allocation to what its instalment has been paid. */
     async applyAllocation(tx: Transaction, loanId: string, parts: readonly AllocationPart[]): Promise<void> {
-      for (const part of parts) {
-        await tx
-          .update(instalments)
-          .set({
-            paidInterest: sql`${instalments.paidInterest} + ${part.interest}::numeric`,
-            paidPrincipal: sql`${instalments.paidPrincipal} + ${part.principal}::numeric`,
-          })
-          .where(and(eq(instalments.loanId, loanId), eq(instalments.number, part.number)));
-      }
+      for (const part of parts) await payInstalment(tx, loanId, part.number, part.interest, part.principal);
     },
 
     repayments(loanId: string): Promise<StoredRepayment[]> {
@@ -351,11 +356,8 @@ export function createLoanRepository(db: Database) {
 
     /** The latest repayment's date, or null when there is none. */
     async lastPaidOn(tx: Transaction, loanId: string): Promise<string | null> {
-      const [row] = await tx
-        .select({ paidOn: sql<string | null>`max(${repayments.paidOn})::text` })
-        .from(repayments)
-        .where(eq(repayments.loanId, loanId));
-      return row?.paidOn ?? null;
+      const [row] = await latestPaidOn(tx, loanId);
+      return row?.paid_on ?? null;
     },
 
     async insertRepayment(
@@ -368,7 +370,14 @@ export function createLoanRepository(db: Database) {
         actor: string;
       },
     ): Promise<StoredRepayment> {
-      const [created] = await tx.insert(repayments).values(repayment).returning(repaymentColumns);
+      const [created] = await insertRepayment(
+        tx,
+        repayment.loanId,
+        repayment.amount,
+        repayment.paidOn,
+        JSON.stringify(repayment.allocation),
+        repayment.actor,
+      );
       if (!created) throw new Error('INSERT … RETURNING returned no row');
       return created;
     },
