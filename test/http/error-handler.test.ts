@@ -75,7 +75,8 @@ describe.each([
       msg: 'unhandled error',
       method: 'POST',
       route: '/api/loans',
-      error: { chain: ['DrizzleQueryError', 'DatabaseError'], ...expected },
+      // Inside a transaction the statement runs on the driver itself; elsewhere Drizzle wraps the driver's error.
+      error: { chain: expect.arrayContaining(['DatabaseError']), ...expected },
     });
     const everything = JSON.stringify(t.logs.filter((entry) => entry.request_id === requestId));
     for (const secret of [
