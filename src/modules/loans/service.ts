@@ -42,6 +42,8 @@ export interface Acting {
 
 export type LoanService = ReturnType<typeof createLoanService>;
 
+const SCHEDULE_ANSWERS_KEPT = 1000;
+
 const createRules = bodyRules(LoanModel.createLoan);
 const patchRules = bodyRules(LoanModel.patchLoan);
 const repaymentRules = bodyRules(LoanModel.createRepayment);
@@ -120,6 +122,9 @@ const missingTerms = (loan: { term_months: number | null; interest_rate_apr: str
  * rule says no, in the contract's order (404, 403, 412, 422, 409, four-eyes 403, state-dependent 422).
  */
 export function createLoanService({ loans, clock, fourEyes, counters }: LoanServiceOptions) {
+  // Schedule answers by loan, version and business date, oldest first (a Map keeps insertion order).
+  const scheduleAnswers = new Map<string, string>();
+
   /** The loan the principal may see, locked for the transaction; 404 for another borrower's as for none. */
   async function lockVisible(tx: Transaction, id: string, principal: Principal): Promise<LoanState> {
     const loan = await loans.lock(tx, id, borrowerScope(principal));
@@ -359,35 +364,23 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       return loans.events(id);
     },
 
-    /** The schedule: as fixed at disbursal with what is paid, or projected from today before disbursal. */
-    async schedule(id: string, principal: Principal): Promise<LoanSchedule> {
+    /**
+     * The schedule as JSON: as fixed at disbursal with what is paid, or projected from today before disbursal.
+     * The answer depends only on the loan's version (which every change of the loan, its schedule or its
+     * repayments moves) and on today, so it is computed once for each pair and kept, a bounded number of them.
+     */
+    async scheduleJson(id: string, principal: Principal): Promise<string> {
       const loan = await this.get(id, principal);
-      if (loan.status === 'rejected') throw conflict('A rejected loan has no schedule.');
-      const missing = missingTerms(loan);
-      if (missing.length > 0)
-        throw conflict(`The loan has no schedule until it has ${missing.join(' and ')}.`);
-      const rule = supportedCurrency(loan.currency);
       const today = clock.today();
-      const records = loan.disbursed_on === null ? [] : await loans.instalments(loan.id);
-      if (records.length > 0) {
-        // Stored instalments passed the rule when they were fixed: only E is computed again.
-        return {
-          loan_id: loan.id,
-          currency: loan.currency,
-          instalment_amount: instalmentAmount(termsOf(loan, rule) as LoanTerms),
-          ...scheduleView(records, today),
-        };
+      const key = `${loan.id} ${loan.version} ${today}`;
+      const kept = scheduleAnswers.get(key);
+      if (kept !== undefined) return kept;
+      const answer = JSON.stringify(await computeSchedule(loan, today));
+      if (scheduleAnswers.size >= SCHEDULE_ANSWERS_KEPT) {
+        scheduleAnswers.delete(scheduleAnswers.keys().next().value as string);
       }
-      const schedule = buildSchedule({
-        ...amortisableTerms(loan, rule),
-        firstPeriodStart: loan.disbursed_on ?? today,
-      });
-      return {
-        loan_id: loan.id,
-        currency: loan.currency,
-        instalment_amount: schedule.instalmentAmount,
-        ...scheduleView(unpaid(schedule.instalments), today),
-      };
+      scheduleAnswers.set(key, answer);
+      return answer;
     },
 
     /** Posts a repayment: allocated oldest instalment first, interest first; the loan is repaid when nothing is left. */
@@ -458,6 +451,33 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       return found;
     },
   };
+
+  async function computeSchedule(loan: VersionedLoan, today: string): Promise<LoanSchedule> {
+    if (loan.status === 'rejected') throw conflict('A rejected loan has no schedule.');
+    const missing = missingTerms(loan);
+    if (missing.length > 0) throw conflict(`The loan has no schedule until it has ${missing.join(' and ')}.`);
+    const rule = supportedCurrency(loan.currency);
+    const records = loan.disbursed_on === null ? [] : await loans.instalments(loan.id);
+    if (records.length > 0) {
+      // Stored instalments passed the rule when they were fixed: only E is computed again.
+      return {
+        loan_id: loan.id,
+        currency: loan.currency,
+        instalment_amount: instalmentAmount(termsOf(loan, rule) as LoanTerms),
+        ...scheduleView(records, today),
+      };
+    }
+    const schedule = buildSchedule({
+      ...amortisableTerms(loan, rule),
+      firstPeriodStart: loan.disbursed_on ?? today,
+    });
+    return {
+      loan_id: loan.id,
+      currency: loan.currency,
+      instalment_amount: schedule.instalmentAmount,
+      ...scheduleView(unpaid(schedule.instalments), today),
+    };
+  }
 
   /** A disbursed loan's instalments; a loan disbursed before v2 gets its schedule fixed now, from disbursed_on. */
   async function storedInstalments(
