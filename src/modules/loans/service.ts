@@ -42,7 +42,8 @@ export interface Acting {
 
 export type LoanService = ReturnType<typeof createLoanService>;
 
-const SCHEDULE_ANSWERS_KEPT = 1000;
+// A 360-month answer is about 60 KB: 200 of them stay well within the memory budget.
+const SCHEDULE_ANSWERS_KEPT = 200;
 
 const createRules = bodyRules(LoanModel.createLoan);
 const patchRules = bodyRules(LoanModel.patchLoan);
