@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'bun:test';
+import { afterAll, beforeAll, beforeEach } from 'bun:test';
 import { Writable } from 'node:stream';
 import { createApp } from '../../src/app';
 import { type Config, loadConfig } from '../../src/config';
@@ -6,7 +6,7 @@ import { SERVER_MAX_BODY_BYTES } from '../../src/http/json-body';
 import { createLogger, type Logger } from '../../src/logger';
 import { developmentKeys } from '../../src/modules/keys/dev-keys';
 import { createApiKeyRepository } from '../../src/modules/keys/repository';
-import { createTestDatabase, type TestDatabase } from './database';
+import { createTestDatabase, resetLoans, type TestDatabase } from './database';
 
 export interface TestApp {
   app: ReturnType<typeof createApp>;
@@ -114,5 +114,12 @@ export function useListeningTestApp(overrides: Partial<Config> = {}): ListeningT
     await testApp.app.stop(true);
     await testApp.close();
   });
+  return testApp;
+}
+
+/** useTestApp(), with every loan (and everything that hangs off one) deleted before each test. */
+export function useTestAppWithoutLoans(overrides: Partial<Config> = {}): TestApp {
+  const testApp = useTestApp(overrides);
+  beforeEach(() => resetLoans(testApp.database.db));
   return testApp;
 }

@@ -1,8 +1,7 @@
-import { beforeEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import type { Loan } from '../../../src/modules/loans/model';
-import { useTestApp } from '../../support/app';
-import { resetLoans } from '../../support/database';
+import { useTestAppWithoutLoans } from '../../support/app';
 import {
   command,
   contractLoan,
@@ -14,10 +13,7 @@ import {
   scheduleOf,
 } from '../../support/lending-handlers';
 
-const t = useTestApp();
-beforeEach(async () => {
-  await resetLoans(t.database.db);
-});
+const t = useTestAppWithoutLoans();
 
 const patch = (id: string, body: unknown) =>
   t.req(`/api/loans/${id}`, {

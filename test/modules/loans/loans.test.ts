@@ -1,13 +1,9 @@
-import { beforeEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import type { Loan } from '../../../src/modules/loans/model';
-import { useTestApp } from '../../support/app';
-import { resetLoans } from '../../support/database';
+import { useTestAppWithoutLoans } from '../../support/app';
 
-const t = useTestApp();
-beforeEach(async () => {
-  await resetLoans(t.database.db);
-});
+const t = useTestAppWithoutLoans();
 
 const valid = { borrower_id: 'usr_india_999', amount: '12000.50', currency: 'INR', term_months: 6 };
 

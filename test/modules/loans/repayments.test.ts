@@ -1,9 +1,8 @@
-import { beforeEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import type { Loan, LoanEvent, Repayment } from '../../../src/modules/loans/model';
 import type { StoredRepayment } from '../../../src/modules/loans/repository';
-import { devKeys, type TestApp, useListeningTestApp, useTestApp } from '../../support/app';
-import { resetLoans } from '../../support/database';
+import { devKeys, type TestApp, useListeningTestApp, useTestAppWithoutLoans } from '../../support/app';
 import {
   addDays,
   addMonths,
@@ -24,10 +23,7 @@ import {
   utcDate,
 } from '../../support/lending-handlers';
 
-const t = useTestApp();
-beforeEach(async () => {
-  await resetLoans(t.database.db);
-});
+const t = useTestAppWithoutLoans();
 
 const post = (id: string, body: unknown, headers?: Record<string, string>) =>
   t.post(`/api/loans/${id}/repayments`, body, headers);

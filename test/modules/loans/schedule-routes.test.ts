@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, test } from 'bun:test';
 import type { LoanSchedule } from '../../../src/modules/loans/model';
-import { devKeys, useTestApp } from '../../support/app';
+import { devKeys, useTestApp, useTestAppWithoutLoans } from '../../support/app';
 import { resetLoans } from '../../support/database';
 import {
   addDays,
@@ -20,10 +20,7 @@ import {
   utcDate,
 } from '../../support/lending-handlers';
 
-const t = useTestApp();
-beforeEach(async () => {
-  await resetLoans(t.database.db);
-});
+const t = useTestAppWithoutLoans();
 
 // The contract's example: 12000.50 INR at 24.00 % over 6 months.
 const contractInterest = ['240.01', '201.96', '163.15', '123.57', '83.19', '42.01'];

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import type { LoanStatus } from '../../../src/db/schema';
 import { commandNames, commandsFrom } from '../../../src/modules/loans/lifecycle';
 import type { Stats } from '../../../src/modules/stats/model';
 import { createStatsRepository } from '../../../src/modules/stats/repository';
-import { type TestApp, useTestApp } from '../../support/app';
+import { type TestApp, useTestAppWithoutLoans } from '../../support/app';
 import { resetLoans, suiteDatabaseUrl } from '../../support/database';
 import { command, repayInFull, rowsOf } from '../../support/lifecycle';
 import { createFreshDatabase } from '../../support/postgres';
@@ -98,10 +98,7 @@ function randomFrom(seed: number) {
   };
 }
 
-const t = useTestApp();
-beforeEach(async () => {
-  await resetLoans(t.database.db);
-});
+const t = useTestAppWithoutLoans();
 
 describe('loan_totals, kept by triggers', () => {
   const seed = Number(process.env.AGGREGATES_SEED ?? 20261201);

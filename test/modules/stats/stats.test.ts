@@ -1,13 +1,9 @@
-import { beforeEach, describe, expect, test } from 'bun:test';
+import { describe, expect, test } from 'bun:test';
 import { sql } from 'drizzle-orm';
 import type { Stats } from '../../../src/modules/stats/model';
-import { useTestApp } from '../../support/app';
-import { resetLoans } from '../../support/database';
+import { useTestAppWithoutLoans } from '../../support/app';
 
-const t = useTestApp();
-beforeEach(async () => {
-  await resetLoans(t.database.db);
-});
+const t = useTestAppWithoutLoans();
 
 const stats = async (): Promise<Stats> => {
   const response = await t.req('/api/stats');
