@@ -1,5 +1,4 @@
 import { expect } from 'bun:test';
-import type { SQL } from 'drizzle-orm';
 import type { Loan, LoanSchedule, Repayment } from '../../src/modules/loans/model';
 import type { TestApp } from './app';
 
@@ -70,12 +69,6 @@ export async function repay(t: Client, id: string, body: Record<string, unknown>
   const response = await t.post(`/api/loans/${id}/repayments`, body);
   if (response.status !== 201) throw new Error(`repay: ${response.status} ${await response.text()}`);
   return (await response.json()) as Repayment;
-}
-
-/** Rows of a raw query on either driver (postgres.js answers an array, PGlite `{ rows }`). */
-export async function rows<T>(db: TestApp['database']['db'], query: SQL): Promise<T[]> {
-  const result = await db.execute(query);
-  return (Array.isArray(result) ? result : (result as unknown as { rows: T[] }).rows) as T[];
 }
 
 // Money and dates recomputed here the plain way, independently of src/, so the tests check the service's answers

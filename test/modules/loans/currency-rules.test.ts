@@ -9,9 +9,9 @@ import {
   disbursedLoan,
   expectInvalidAt,
   expectProblem,
-  rows,
   scheduleOf,
 } from '../../support/lending-handlers';
+import { rowsOf } from '../../support/lifecycle';
 
 const t = useTestAppWithoutLoans();
 
@@ -23,13 +23,13 @@ const patch = (id: string, body: unknown) =>
   });
 
 async function countLoans(): Promise<number> {
-  const [row] = await rows<{ n: number }>(t.database.db, sql`SELECT count(*)::int AS n FROM loans`);
+  const [row] = await rowsOf<{ n: number }>(t.database.db, sql`SELECT count(*)::int AS n FROM loans`);
   return Number(row?.n);
 }
 
 /** A loan written straight into the table, as data from before these rules could hold it. */
 async function insertedLoan(values: { amount: string; currency: string; term: number; apr: string }) {
-  const [row] = await rows<{ id: string }>(
+  const [row] = await rowsOf<{ id: string }>(
     t.database.db,
     sql`INSERT INTO loans (borrower_id, amount, currency, term_months, interest_rate_apr)
         VALUES ('usr_legacy_001', ${values.amount}, ${values.currency}, ${values.term}, ${values.apr})

@@ -18,10 +18,10 @@ import {
   moneyOf,
   paidParts,
   repay,
-  rows,
   scheduleOf,
   utcDate,
 } from '../../support/lending-handlers';
+import { rowsOf } from '../../support/lifecycle';
 
 const t = useTestAppWithoutLoans();
 
@@ -35,7 +35,7 @@ async function eventsOf(id: string): Promise<LoanEvent[]> {
 /** What a refused repayment must leave untouched: the loan and its ETag, its events, schedule and repayments. */
 async function state(id: string) {
   const loan = await t.req(`/api/loans/${id}`);
-  const [stored] = await rows<{ n: number }>(
+  const [stored] = await rowsOf<{ n: number }>(
     t.database.db,
     sql`SELECT count(*)::int AS n FROM repayments WHERE loan_id = ${id}`,
   );
@@ -351,7 +351,7 @@ describe('repayments and the lifecycle', () => {
     const loan = await disbursedLoan(t, {}, addMonths(today, -1));
     const undone = await command(t, loan.id, 'undo-disbursal');
     expect(undone).toMatchObject({ status: 'approved', disbursed_on: null });
-    const [left] = await rows<{ n: number }>(
+    const [left] = await rowsOf<{ n: number }>(
       t.database.db,
       sql`SELECT count(*)::int AS n FROM instalments WHERE loan_id = ${loan.id}`,
     );
@@ -412,7 +412,7 @@ describe('loans disbursed before v2, with no stored schedule', () => {
     disbursedOn: string,
     terms: { term_months: number | null; apr: string | null },
   ) {
-    const [row] = await rows<{ id: string }>(
+    const [row] = await rowsOf<{ id: string }>(
       t.database.db,
       sql`INSERT INTO loans (borrower_id, amount, currency, term_months, interest_rate_apr, status, disbursed_on)
           VALUES ('usr_legacy_001', '12000.50', 'INR', ${terms.term_months}, ${terms.apr}, 'disbursed', ${disbursedOn})
@@ -474,7 +474,7 @@ describe('concurrent repayments on real connections', () => {
       expect(await expectInvalidAt(refused, '/amount')).toContain('5854.39');
       const schedule = await scheduleOf(served, loan.id);
       expect(schedule.totals).toMatchObject({ paid: '7000.00', outstanding: '5854.39' });
-      const stored = await rows<{ n: number }>(
+      const stored = await rowsOf<{ n: number }>(
         served.database.db,
         sql`SELECT count(*)::int AS n FROM repayments WHERE loan_id = ${loan.id}`,
       );

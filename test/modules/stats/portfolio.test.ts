@@ -13,11 +13,11 @@ import {
   moneyOf,
   outstandingPrincipal,
   repay,
-  rows,
   scheduleOf,
   sumMoney,
   utcDate,
 } from '../../support/lending-handlers';
+import { rowsOf } from '../../support/lifecycle';
 
 const t = useTestApp();
 
@@ -195,7 +195,7 @@ describe('GET /api/stats/portfolio with loans disbursed before v2', () => {
       [40, 'INR'],
       [0, 'KES'],
     ] as const) {
-      const [row] = await rows<{ id: string }>(
+      const [row] = await rowsOf<{ id: string }>(
         t.database.db,
         sql`INSERT INTO loans (borrower_id, amount, currency, term_months, interest_rate_apr, status, disbursed_on)
             VALUES ('usr_legacy_001', '12000.50', ${currency}, 6, '24.00', 'disbursed', ${addDays(today, -days)})
