@@ -1,11 +1,8 @@
 import { type DocumentDecoration, Elysia } from 'elysia';
+import { isApiRoute } from '../http/api-routes';
 import { Problem } from '../http/problem';
 import type { Authenticator } from './authenticator';
 import { may, type Permission, type Principal } from './permissions';
-
-export const API_PREFIX = '/api/';
-/** Whether a route template (or an OpenAPI path) is under /api, where every route needs a credential. */
-export const isApiPath = (route: string) => route.startsWith(API_PREFIX);
 
 const principals = new WeakMap<Request, Principal>();
 const guarded = new WeakSet<Request>();
@@ -61,13 +58,13 @@ export const authentication = (gate: Gate) =>
     // Decided by the matched route's template, never by the path Elysia cuts out of request.url (which a short
     // or odd Host header can shift).
     .onParse({ as: 'global' }, async ({ request, route, set }) => {
-      if (isApiPath(route)) await gate(request, set);
+      if (isApiRoute(route)) await gate(request, set);
     })
     .onTransform({ as: 'global' }, async ({ request, route, set }) => {
-      if (isApiPath(route)) await gate(request, set);
+      if (isApiRoute(route)) await gate(request, set);
     })
     .onBeforeHandle({ as: 'global' }, ({ request, route }) => {
-      if (isApiPath(route) && !guarded.has(request)) {
+      if (isApiRoute(route) && !guarded.has(request)) {
         throw new Problem(403, 'This route declares no permission, so no one may call it.');
       }
     });

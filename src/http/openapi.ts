@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { type Permission, rolePermissions } from '../auth/permissions';
-import { isApiPath } from '../auth/plugin';
+import { isApiRoute } from './api-routes';
 import { PROBLEM_CONTENT_TYPE, ProblemSchema, problemTitle } from './problem';
 
 type Json = Record<string, unknown>;
@@ -143,14 +143,14 @@ function headersFor(
   sendsETag: boolean,
 ): Record<string, Json> {
   const names: ResponseHeader[] = ['X-Request-Id'];
-  if (isApiPath(path)) names.push('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset');
+  if (isApiRoute(path)) names.push('RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset');
   if (status === '201') names.push('Location');
   if (status === '200' && operation.parameters?.some((p) => p.in === 'query' && p.name === 'cursor'))
     names.push('Link');
   if (status === '401') names.push('WWW-Authenticate');
   if (status === '429' || status === '503') names.push('Retry-After');
   if (sendsETag) names.push('ETag');
-  if (isApiPath(path) && method === 'post' && status.startsWith('2')) names.push('Idempotent-Replayed');
+  if (isApiRoute(path) && method === 'post' && status.startsWith('2')) names.push('Idempotent-Replayed');
   return Object.fromEntries(names.map((name) => [name, ref('headers', name)]));
 }
 
@@ -213,7 +213,7 @@ function finishOperation(
     ...overlay,
     responses: { ...generated.responses, ...overlay.responses },
   };
-  const isApi = isApiPath(path);
+  const isApi = isApiRoute(path);
   const permission = operation[PERMISSION_KEY] as Permission | undefined;
   if (permission) {
     const roles = rolesWith(permission);

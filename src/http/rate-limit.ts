@@ -1,9 +1,9 @@
 import { Elysia } from 'elysia';
+import { isApiRoute } from './api-routes';
 import { clientAddress, trustedProxyMatcher } from './client-address';
 import { Problem } from './problem';
 
 const SWEEP_INTERVAL_MS = 60_000;
-const API_ROUTE_PREFIX = '/api/';
 
 // host [":" port] as RFC 9110 allows it: an IP literal in brackets, or a reg-name (RFC 3986's characters).
 const VALID_HOST = /^(?:\[[\dA-Fa-f:.]+\]|[\w.~!$&'()*+,;=%-]+)(?::\d{1,5})?$/;
@@ -172,7 +172,7 @@ export function createRateLimiter({
     route: string;
     set: { headers: Record<string, unknown> };
   }) => {
-    if (!route.startsWith(API_ROUTE_PREFIX)) return;
+    if (!isApiRoute(route)) return;
     await count(request, undefined);
     check(request, set);
   };

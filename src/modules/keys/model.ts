@@ -66,4 +66,3 @@ export const KeyModel = {
 
 export type ApiKey = typeof KeyModel.apiKey.static;
 export type CreatedApiKey = typeof KeyModel.createdApiKey.static;
-export type CreateKey = typeof KeyModel.createKey.static;

@@ -25,7 +25,6 @@ export interface NewApiKey {
   expiresAt: string | null;
 }
 
-export type ApiKeyRecord = Awaited<ReturnType<ApiKeyRepository['list']>>[number];
 export type ApiKeyRepository = ReturnType<typeof createApiKeyRepository>;
 
 export function createApiKeyRepository(db: Database) {

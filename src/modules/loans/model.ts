@@ -250,7 +250,5 @@ export const LoanModel = {
 
 export type Loan = typeof LoanModel.loan.static;
 export type LoanEvent = typeof LoanModel.event.static;
-export type CreateLoan = typeof LoanModel.createLoan.static;
-export type PatchLoan = typeof LoanModel.patchLoan.static;
 export type Repayment = typeof LoanModel.repayment.static;
 export type LoanSchedule = typeof LoanModel.schedule.static;
