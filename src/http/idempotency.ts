@@ -35,7 +35,6 @@ export interface IdempotentRequest {
 }
 
 export type Idempotency = ReturnType<typeof createIdempotency>;
-export type { Transaction };
 
 // Inside the effect's transaction, on its connection, prepared there once.
 const complete = statement(

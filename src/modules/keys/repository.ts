@@ -3,7 +3,7 @@ import type { StoredApiKey } from '../../auth/authenticator';
 import type { Database } from '../../db/client';
 import { apiKeys, type Role } from '../../db/schema';
 import { isoUtc } from '../../db/sql';
-import type { Transaction } from '../../http/idempotency';
+import type { Transaction } from '../../db/statement';
 
 // Selected in the order and shape of the JSON a client receives, the key itself aside.
 const keyColumns = {

@@ -1,5 +1,5 @@
 import { generateApiKey, hashApiKey } from '../../auth/api-key';
-import type { Transaction } from '../../http/idempotency';
+import type { Transaction } from '../../db/statement';
 import { Problem } from '../../http/problem';
 import { bodyRules } from '../../http/validation';
 import { type CreatedApiKey, KeyModel } from './model';

@@ -1,11 +1,11 @@
 import { Elysia, status, t } from 'elysia';
 import type { Principal } from '../../auth/permissions';
 import { guards } from '../../auth/plugin';
+import type { Transaction } from '../../db/statement';
 import { etagOf, ifMatch } from '../../http/etag';
 import {
   type Idempotency,
   type StoredResponse,
-  type Transaction,
   type WriteContext,
   writeIdempotently,
 } from '../../http/idempotency';

@@ -2,7 +2,7 @@ import { borrowerScope, type Principal } from '../../auth/permissions';
 import { authorize } from '../../auth/plugin';
 import type { Clock } from '../../clock';
 import type { LoanEventType, LoanStatus } from '../../db/schema';
-import type { Transaction } from '../../http/idempotency';
+import type { Transaction } from '../../db/statement';
 import type { LendingCounters } from '../../http/metrics';
 import { Problem } from '../../http/problem';
 import { bodyRules } from '../../http/validation';
