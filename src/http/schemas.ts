@@ -1,3 +1,4 @@
+import type { SchemaOptions } from '@sinclair/typebox';
 import { t } from 'elysia';
 import { identifierText } from './text-rules';
 
@@ -27,3 +28,15 @@ export const BorrowerId = identifierText({
     'borrower_id must be 1 to 128 characters with no control, format (zero-width, bidirectional) or separator characters',
   examples: ['usr_india_999'],
 });
+
+/**
+ * One of a list of strings: Elysia's `t.UnionEnum` without the `default` it sets to the first value, which Elysia
+ * then applies to a query (an absent `?status=` filtered by `pending`) and documents on every response.
+ */
+export function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+  options: SchemaOptions = {},
+) {
+  const { default: _first, ...schema } = t.UnionEnum(values, options);
+  return schema as ReturnType<typeof t.UnionEnum<T>>;
+}

@@ -1,13 +1,13 @@
 import { t } from 'elysia';
 import { roles } from '../../db/schema';
-import { BorrowerId, IsoTime, Uuid } from '../../http/schemas';
+import { BorrowerId, IsoTime, oneOf, Uuid } from '../../http/schemas';
 
 export const KeyModel = {
   apiKey: t.Object(
     {
       id: Uuid,
       name: t.String({ examples: ['back-office'] }),
-      role: t.UnionEnum(roles),
+      role: oneOf(roles),
       borrower_id: t.Nullable(t.String({ examples: ['usr_kenya_001'] })),
       created_at: IsoTime,
       expires_at: t.Nullable(IsoTime),
@@ -20,7 +20,7 @@ export const KeyModel = {
     {
       id: Uuid,
       name: t.String({ examples: ['back-office'] }),
-      role: t.UnionEnum(roles),
+      role: oneOf(roles),
       borrower_id: t.Nullable(t.String({ examples: ['usr_kenya_001'] })),
       key: t.Nullable(
         t.String({
@@ -45,7 +45,7 @@ export const KeyModel = {
         error: 'name must be 1 to 100 characters with no control characters',
         examples: ['back-office'],
       }),
-      role: t.UnionEnum(roles, { error: `role must be one of ${roles.join(', ')}` }),
+      role: oneOf(roles, { error: `role must be one of ${roles.join(', ')}` }),
       borrower_id: t.Optional(BorrowerId),
       expires_at: t.Optional(
         t.String({

@@ -8,7 +8,7 @@ import {
   MAX_TERM_MONTHS,
 } from '../../db/schema';
 import { sentWithETag } from '../../http/openapi';
-import { BorrowerId, IsoDate, IsoTime, Money, Uuid } from '../../http/schemas';
+import { BorrowerId, IsoDate, IsoTime, Money, oneOf, Uuid } from '../../http/schemas';
 import { AMOUNT_FORMAT, MAX_MONEY, PAYMENT_FORMAT, RATE_FORMAT } from './money';
 
 export const MAX_PAGE_SIZE = 200;
@@ -75,7 +75,7 @@ export const LoanModel = {
       borrower_id: t.String({ examples: ['usr_india_999'] }),
       amount: Money(),
       currency: t.String({ examples: ['INR'] }),
-      status: t.UnionEnum(loanStatuses),
+      status: oneOf(loanStatuses),
       term_months: t.Nullable(Type.Integer({ examples: [6] })),
       interest_rate_apr: t.Nullable(t.String({ examples: ['24.00'] })),
       disbursed_on: t.Nullable(IsoDate),
@@ -142,9 +142,9 @@ export const LoanModel = {
   event: t.Object(
     {
       id: Type.Integer({ examples: [1] }),
-      type: t.UnionEnum(loanEventTypes),
-      from_status: t.Nullable(t.UnionEnum(loanStatuses)),
-      to_status: t.UnionEnum(loanStatuses),
+      type: oneOf(loanEventTypes),
+      from_status: t.Nullable(oneOf(loanStatuses)),
+      to_status: oneOf(loanStatuses),
       actor: t.String({ examples: ['00000000-0000-4000-8000-00000000d002'] }),
       request_id: t.Nullable(t.String()),
       reason: t.Nullable(t.String()),
@@ -200,7 +200,7 @@ export const LoanModel = {
           total: Money('2142.40'),
           paid: Money('0.00'),
           outstanding: Money('2142.40'),
-          status: t.UnionEnum(['paid', 'overdue', 'upcoming']),
+          status: oneOf(['paid', 'overdue', 'upcoming']),
         }),
       ),
       totals: t.Object({
@@ -235,7 +235,7 @@ export const LoanModel = {
       ),
       cursor: t.Optional(t.String({ description: 'Opaque: copy it from the `Link: rel="next"` header' })),
       status: t.Optional(
-        t.UnionEnum(loanStatuses, {
+        oneOf(loanStatuses, {
           error: `status must be one of ${loanStatuses.join(', ')}`,
           description: 'Only loans in this status',
         }),

@@ -208,6 +208,18 @@ describe('GET /api/loans/:id', () => {
 });
 
 describe('GET /api/loans', () => {
+  test('lists loans in every status when no ?status= is given', async () => {
+    const pending = await create();
+    const rejected = await create();
+    const reject = await t.post(`/api/loans/${rejected.id}/reject`, { reason: 'not today' });
+    expect(reject.status).toBe(200);
+    const listed = (await (await t.req('/api/loans')).json()) as Loan[];
+    expect(listed.map((loan) => [loan.id, loan.status])).toEqual([
+      [rejected.id, 'rejected'],
+      [pending.id, 'pending'],
+    ]);
+  });
+
   const page = async (url: string) => {
     const response = await t.req(url);
     expect(response.status).toBe(200);
