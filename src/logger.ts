@@ -1,8 +1,14 @@
+import { writeSync } from 'node:fs';
 import pino, { type DestinationStream } from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from './config';
 
 export type Logger = pino.Logger;
+
+type LineDestination = DestinationStream & { flush: (done: (error?: Error) => void) => void };
+
+/** The process has one stdout, so every logger writing there shares one batch. */
+let stdout: LineDestination | undefined;
 
 /**
  * JSON lines on stdout, or pino-pretty as an in-process stream: pino's worker-thread transports misbehave
@@ -22,31 +28,50 @@ export function createLogger(
   if (config.logFormat === 'pretty') {
     return pino(options, pretty({ colorize: process.stdout.isTTY, ignore: 'pid,hostname,service,env' }));
   }
-  return pino(options, stdoutLines());
+  stdout ??= stdoutLines();
+  return pino(options, stdout);
 }
 
+/** How long a log line may wait in memory before it is written, and how much may wait. */
+const FLUSH_AFTER_MS = 10;
+const FLUSH_AT_CHARS = 64 * 1024;
+
 /**
- * stdout through Bun's own buffered writer, flushed once per event-loop turn: every line a turn produces
- * leaves in one write, and none waits for later traffic. Under Bun it costs about half of pino's default
- * destination (sonic-boom) per line.
+ * stdout through Bun's own buffered writer, in batches: lines wait in memory for at most FLUSH_AFTER_MS (or
+ * until FLUSH_AT_CHARS are waiting) and leave in one write. A native write per line cost about 4 µs, a quarter of
+ * a /health answer; a batch costs a fraction of that per line. What is still waiting when the process exits is
+ * written synchronously on the way out, so process.exit() loses no line.
  */
-function stdoutLines(): DestinationStream & { flush: (done: (error?: Error) => void) => void } {
+function stdoutLines(): LineDestination {
   const writer = Bun.stdout.writer();
-  let scheduled = false;
-  const flushNow = () => {
-    scheduled = false;
+  let waiting: string[] = [];
+  let waitingChars = 0;
+  let timer: Timer | undefined;
+  const take = () => {
+    const text = waiting.join('');
+    waiting = [];
+    waitingChars = 0;
+    return text;
+  };
+  const writeWaiting = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (waiting.length === 0) return;
+    writer.write(take());
     return writer.flush();
   };
+  process.once('exit', () => {
+    if (waiting.length > 0) writeSync(1, take());
+  });
   return {
     write(line: string) {
-      writer.write(line);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flushNow);
-      }
+      waiting.push(line);
+      waitingChars += line.length;
+      if (waitingChars >= FLUSH_AT_CHARS) writeWaiting();
+      else timer ??= setTimeout(writeWaiting, FLUSH_AFTER_MS).unref();
     },
     flush(done) {
-      Promise.resolve(flushNow()).then(() => done(), done);
+      Promise.resolve(writeWaiting()).then(() => done(), done);
     },
   };
 }

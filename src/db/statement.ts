@@ -21,15 +21,15 @@ export function selectList(columns: Record<string, SQLWrapper>): string {
 }
 
 /**
- * SQL whose text is fixed once, run with its parameters on the transaction's own connection. A query Drizzle
- * prepares belongs to the connection it was built on (the pool, never a transaction's), and building one per call
- * costs more CPU than the database spends on it: here postgres.js prepares the text once per connection and
- * nothing maps the rows.
+ * SQL whose text is fixed once, run with its parameters on the pool or on a transaction's own connection. A query
+ * Drizzle prepares belongs to the connection it was built on (the pool, never a transaction's), building one per
+ * call costs more CPU than the database spends on it, and Drizzle maps every row it returns: here postgres.js
+ * prepares the text once per connection and hands back the rows as they are.
  */
 export function statement<Row>(text: string) {
-  return async (tx: Transaction, ...params: unknown[]): Promise<Row[]> => {
-    // Drizzle keeps the driver's transaction client on the session it hands the callback.
-    const client = (tx as unknown as { session: { client: DriverClient } }).session.client;
+  return async (runner: Database | Transaction, ...params: unknown[]): Promise<Row[]> => {
+    // Drizzle keeps the driver's client (the pool's, or the transaction's) on its session.
+    const client = (runner as unknown as { session: { client: DriverClient } }).session.client;
     if ('unsafe' in client) return (await client.unsafe(text, params, { prepare: true })) as Row[];
     return (await client.query(text, params, pgliteOptions)).rows as Row[];
   };

@@ -9,8 +9,8 @@ const ENTITY_TAG = /[\s,]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)|$)/y;
  * matches when one of its strong tags does, a weak tag never does, and a header that is not a valid list of
  * entity tags matches nothing. Undefined when the request has no If-Match.
  */
-export function ifMatch(header: string | undefined): ((version: number) => boolean) | undefined {
-  if (header === undefined) return undefined;
+export function ifMatch(header: string | null): ((version: number) => boolean) | undefined {
+  if (header === null) return undefined;
   if (header.trim() === '*') return () => true;
   const strong = new Set<string>();
   ENTITY_TAG.lastIndex = 0;

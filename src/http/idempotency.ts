@@ -151,11 +151,13 @@ export function createIdempotency(db: Database, now: () => number = Date.now) {
   };
 }
 
-/** What of a request an idempotent write needs: Elysia's context of a guarded route. */
+/**
+ * What of a request an idempotent write needs. Routes pass these by name: a handler that takes Elysia's whole
+ * context makes Elysia prepare all of it (cookies, query, a header object) on every request.
+ */
 export interface WriteContext {
   request: Request;
   path: string;
-  headers: Record<string, string | undefined>;
   set: { headers: Record<string, unknown> };
   principal: { actor: string };
 }
@@ -166,13 +168,13 @@ export interface WriteContext {
  */
 export async function writeIdempotently(
   idempotency: Idempotency,
-  { request, path, headers, set, principal }: WriteContext,
+  { request, path, set, principal }: WriteContext,
   effect: (tx: Transaction) => Promise<StoredResponse>,
 ): Promise<Outcome> {
   const outcome = await idempotency.run(
     {
       actor: principal.actor,
-      key: headers[IDEMPOTENCY_KEY_HEADER] ?? null,
+      key: request.headers.get(IDEMPOTENCY_KEY_HEADER),
       method: request.method,
       path,
       rawBody: rawBodyOf(request),

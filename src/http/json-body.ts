@@ -42,10 +42,10 @@ export function parseJsonBody(text: string): unknown {
 // A declared length is refused before reading; a chunked body is bounded by the server's maxRequestBodySize
 // (twice this limit, see server.ts) and then measured here.
 async function readBytes(request: Request): Promise<Uint8Array> {
-  const tooLarge = new Problem(413, `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
-  if (Number(request.headers.get('content-length')) > MAX_BODY_BYTES) throw tooLarge;
+  const tooLarge = () => new Problem(413, `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`);
+  if (Number(request.headers.get('content-length')) > MAX_BODY_BYTES) throw tooLarge();
   const bytes = new Uint8Array(await request.arrayBuffer());
-  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge;
+  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
   return bytes;
 }
 

@@ -45,7 +45,7 @@ describe('an unexpected failure', () => {
       msg: 'unhandled error',
       method: 'GET',
       route: '/api/loans/:id',
-      error: { chain: ['DrizzleQueryError', 'DatabaseError'], sqlstate: '42P01' },
+      error: { chain: ['DatabaseError'], sqlstate: '42P01' },
     });
   });
 });

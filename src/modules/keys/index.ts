@@ -12,12 +12,16 @@ export const keyRoutes = (keys: KeyService, idempotency: Idempotency) =>
     .model(KeyModel)
     .post(
       '',
-      async (context) => {
-        const outcome = await writeIdempotently(idempotency, context, async (tx) => {
-          const created = await keys.create(context.body, tx);
-          // A replay must not show the key a second time.
-          return { status: 201, body: created, replayBody: { ...created, key: null }, headers: {} };
-        });
+      async ({ request, path, set, principal, body }) => {
+        const outcome = await writeIdempotently(
+          idempotency,
+          { request, path, set, principal },
+          async (tx) => {
+            const created = await keys.create(body, tx);
+            // A replay must not show the key a second time.
+            return { status: 201, body: created, replayBody: { ...created, key: null }, headers: {} };
+          },
+        );
         return status(201, outcome.body as CreatedApiKey);
       },
       {

@@ -38,7 +38,7 @@ export const loanRoutes = (loans: LoanService, idempotency: Idempotency) => {
     const acting: Acting = {
       principal: context.principal,
       requestId: requestIdOf(context.set.headers),
-      matches: ifMatch(context.headers['if-match']),
+      matches: ifMatch(context.request.headers.get('if-match')),
     };
     const outcome = await writeIdempotently(idempotency, context, (tx) => effect(tx, acting));
     // Each route declares the status and schema of what its effect produces; a replay is what it produced then.
@@ -100,9 +100,9 @@ export const loanRoutes = (loans: LoanService, idempotency: Idempotency) => {
     )
     .post(
       '',
-      (context) =>
-        write(context, async (tx, acting) => {
-          const loan = await loans.create(tx, context.body, acting);
+      ({ request, path, set, principal, body }) =>
+        write({ request, path, set, principal }, async (tx, acting) => {
+          const loan = await loans.create(tx, body, acting);
           return versioned(loan, 201, { location: `/api/loans/${loan.id}` });
         }),
       {
@@ -119,9 +119,9 @@ export const loanRoutes = (loans: LoanService, idempotency: Idempotency) => {
     )
     .patch(
       '/:id',
-      (context) =>
-        write(context, async (tx, acting) =>
-          versioned(await loans.amend(tx, context.params.id, context.body, acting), 200),
+      ({ request, path, set, principal, params, body }) =>
+        write({ request, path, set, principal }, async (tx, acting) =>
+          versioned(await loans.amend(tx, params.id, body, acting), 200),
         ),
       {
         loanPermission: 'loans:amend',
@@ -165,9 +165,9 @@ export const loanRoutes = (loans: LoanService, idempotency: Idempotency) => {
     )
     .post(
       '/:id/repayments',
-      (context) =>
-        write(context, async (tx, acting) => {
-          const { repayment } = await loans.repay(tx, context.params.id, context.body, acting);
+      ({ request, path, set, principal, params, body }) =>
+        write({ request, path, set, principal }, async (tx, acting) => {
+          const { repayment } = await loans.repay(tx, params.id, body, acting);
           return {
             status: 201,
             body: repayment,
@@ -214,9 +214,9 @@ export const loanRoutes = (loans: LoanService, idempotency: Idempotency) => {
         (routes, name) =>
           routes.post(
             `/:id/${name}`,
-            (context) =>
-              write(context, async (tx, acting) =>
-                versioned(await loans.runCommand(tx, context.params.id, name, context.body, acting), 200),
+            ({ request, path, set, principal, params, body }) =>
+              write({ request, path, set, principal }, async (tx, acting) =>
+                versioned(await loans.runCommand(tx, params.id, name, body, acting), 200),
               ),
             {
               loanPermission: transitions[name].permission,

@@ -126,9 +126,15 @@ export type LoanChanges = Partial<{
 
 export type LoanRepository = ReturnType<typeof createLoanRepository>;
 
-// The writes inside a transaction: SQL text built once, prepared by the driver on the transaction's connection.
+// SQL text built once and prepared by the driver on each connection that runs it: the hot reads, and the writes
+// inside a transaction.
 const loanList = selectList(loanColumns);
 const stateList = selectList(stateColumns);
+// A borrower's scope is part of the query itself: another borrower's loan is simply not found.
+const byId = statement<VersionedLoan>(`SELECT ${loanList} FROM loans WHERE loans.id = $1`);
+const byIdForBorrower = statement<VersionedLoan>(
+  `SELECT ${loanList} FROM loans WHERE loans.id = $1 AND loans.borrower_id = $2`,
+);
 const lockById = statement<LoanState>(`SELECT ${stateList} FROM loans WHERE loans.id = $1 FOR UPDATE`);
 const lockByIdForBorrower = statement<LoanState>(
   `SELECT ${stateList} FROM loans WHERE loans.id = $1 AND loans.borrower_id = $2 FOR UPDATE`,
@@ -190,18 +196,6 @@ function updateWithEvent(fields: readonly (keyof LoanChanges)[]) {
 
 /** Every loan query; the reads on the request path are prepared once per database. */
 export function createLoanRepository(db: Database) {
-  // A borrower's scope is part of the query itself: another borrower's loan is simply not found.
-  const byId = db
-    .select(loanColumns)
-    .from(loans)
-    .where(eq(loans.id, sql.placeholder('id')))
-    .prepare('loan_by_id');
-  const byIdForBorrower = db
-    .select(loanColumns)
-    .from(loans)
-    .where(and(eq(loans.id, sql.placeholder('id')), eq(loans.borrowerId, sql.placeholder('borrowerId'))))
-    .prepare('loan_by_id_for_borrower');
-
   // One prepared query per combination of filters and first page or next, each served by its own index.
   const pages = new Map<string, ReturnType<typeof preparePage>>();
   function preparePage(filter: ListFilter, after: boolean) {
@@ -256,8 +250,7 @@ export function createLoanRepository(db: Database) {
   return {
     /** The loan, if it exists and `borrowerId` (when given) owns it. */
     async find(id: string, borrowerId: string | null): Promise<VersionedLoan | undefined> {
-      const [loan] =
-        borrowerId === null ? await byId.execute({ id }) : await byIdForBorrower.execute({ id, borrowerId });
+      const [loan] = borrowerId === null ? await byId(db, id) : await byIdForBorrower(db, id, borrowerId);
       return loan;
     },
 

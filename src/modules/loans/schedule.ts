@@ -1,4 +1,5 @@
 import { Decimal } from 'decimal.js';
+import { RecentMap } from '../../recent';
 import type { MinorUnits } from './currency';
 
 // E = P·r / (1 − (1 + r)^−n) is the one step that needs a decimal library: decimal.js, to 40 significant digits
@@ -149,8 +150,22 @@ interface Line {
 // 600.005, comes out 600.005000…0021); a value this close to a half that is not one is rarer still.
 const NEAR_HALF = new Exact('1e-20');
 
+// E depends on the terms alone, and one loan asks for it several times (its create, approval and disbursal check
+// its terms; a schedule view shows E): decimal.js spends some 20 µs on each, a lookup well under one.
+const instalmentsByTerms = new RecentMap<bigint>(10_000);
+
 /** E in minor units, rounded half to even, from the amount in minor units and the APR in hundredths. */
 function equalInstalment(amount: bigint, apr: bigint, n: number): bigint {
+  const terms = `${amount} ${apr} ${n}`;
+  let e = instalmentsByTerms.get(terms);
+  if (e === undefined) {
+    e = computeEqualInstalment(amount, apr, n);
+    instalmentsByTerms.set(terms, e);
+  }
+  return e;
+}
+
+function computeEqualInstalment(amount: bigint, apr: bigint, n: number): bigint {
   if (apr === 0n) return divideHalfEven(amount, BigInt(n));
   const rate = new Exact(apr.toString()).div(120_000);
   const e = new Exact(amount.toString()).times(rate).div(new Exact(1).minus(rate.plus(1).pow(-n)));

@@ -6,6 +6,7 @@ import type { Transaction } from '../../db/statement';
 import type { LendingCounters } from '../../http/metrics';
 import { Problem } from '../../http/problem';
 import { bodyRules } from '../../http/validation';
+import { RecentMap } from '../../recent';
 import { type CurrencyRule, currencyRule, fitsMinorUnits } from './currency';
 import type { PagePosition } from './cursor';
 import { type CommandName, commandsFrom, type Transition, transitions } from './lifecycle';
@@ -123,8 +124,8 @@ const missingTerms = (loan: { term_months: number | null; interest_rate_apr: str
  * rule says no, in the contract's order (404, 403, 412, 422, 409, four-eyes 403, state-dependent 422).
  */
 export function createLoanService({ loans, clock, fourEyes, counters }: LoanServiceOptions) {
-  // Schedule answers by loan, version and business date, oldest first (a Map keeps insertion order).
-  const scheduleAnswers = new Map<string, string>();
+  // Schedule answers by loan, version and business date.
+  const scheduleAnswers = new RecentMap<string>(SCHEDULE_ANSWERS_KEPT);
 
   /** The loan the principal may see, locked for the transaction; 404 for another borrower's as for none. */
   async function lockVisible(tx: Transaction, id: string, principal: Principal): Promise<LoanState> {
@@ -377,9 +378,6 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       const kept = scheduleAnswers.get(key);
       if (kept !== undefined) return kept;
       const answer = JSON.stringify(await computeSchedule(loan, today));
-      if (scheduleAnswers.size >= SCHEDULE_ANSWERS_KEPT) {
-        scheduleAnswers.delete(scheduleAnswers.keys().next().value as string);
-      }
       scheduleAnswers.set(key, answer);
       return answer;
     },
