@@ -5,9 +5,10 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { type Config, DB_TIMEOUT_DEFAULTS } from '../config';
-import * as schema from './schema';
 
-export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+// Without Drizzle's schema argument: the relational query API is not used, and with it Drizzle builds a query
+// builder per table for every transaction.
+export type Database = PgDatabase<PgQueryResultHKT>;
 
 export type DatabaseHandle = {
   db: Database;
@@ -48,7 +49,7 @@ export function openDatabase(
       },
     });
     return {
-      db: drizzlePostgres(client, { schema }),
+      db: drizzlePostgres(client),
       driver: 'postgres',
       url: config.databaseUrl,
       close: () => client.end({ timeout: 5 }),
@@ -58,7 +59,7 @@ export function openDatabase(
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const client = new PGlite(dataDir);
   return {
-    db: drizzlePglite(client, { schema }),
+    db: drizzlePglite(client),
     driver: 'pglite',
     close: () => client.close(),
   };
