@@ -12,4 +12,8 @@ export class RecentMap<V> {
     if (this.#entries.size >= this.limit) this.#entries.delete(this.#entries.keys().next().value as string);
     this.#entries.set(key, value);
   }
+
+  clear(): void {
+    this.#entries.clear();
+  }
 }

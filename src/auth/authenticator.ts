@@ -1,5 +1,6 @@
 import type { Role } from '../db/schema';
 import { Problem } from '../http/problem';
+import { RecentMap } from '../recent';
 import { hashApiKey } from './api-key';
 import { createJwtVerifier, JwksUnavailable, JwtRejected, type JwtSettings } from './jwt';
 import type { Principal } from './permissions';
@@ -44,13 +45,12 @@ export function createAuthenticator({
   now = Date.now,
 }: AuthenticatorOptions) {
   const verifyJwt = jwt && createJwtVerifier(jwt);
-  const cache = new Map<string, { key: StoredApiKey | undefined; at: number }>();
+  const cache = new RecentMap<{ key: StoredApiKey | undefined; at: number }>(KEY_CACHE_ENTRIES);
 
   async function lookUpKey(hash: string): Promise<StoredApiKey | undefined> {
     const cached = cache.get(hash);
     if (cached && now() - cached.at < keyCacheMs) return cached.key;
     const key = await findKeyByHash(hash);
-    if (cache.size >= KEY_CACHE_ENTRIES) cache.clear();
     cache.set(hash, { key, at: now() });
     return key;
   }

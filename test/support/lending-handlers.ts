@@ -1,22 +1,14 @@
 import { expect } from 'bun:test';
+import type { CommandName } from '../../src/modules/loans/lifecycle';
 import type { Loan, LoanSchedule, Repayment } from '../../src/modules/loans/model';
-import type { TestApp } from './app';
-
-/** What the lending handler tests need of a test app: requests as some credential. */
-export type Client = Pick<TestApp, 'req' | 'post'>;
+import { type Client, createLoan as createThrough, problemOf, command as send } from './lifecycle';
 
 /** Money as the contract shows it in every currency: a decimal string with exactly two places. */
 export const MONEY = /^\d+\.\d{2}$/;
 
 /** Asserts a problem+json answer and returns it. */
 export async function expectProblem(response: Response, status: number) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get('content-type')).toStartWith('application/problem+json');
-  const problem = (await response.json()) as {
-    type: string;
-    detail: string;
-    errors?: { path: string; message: string }[];
-  };
+  const problem = await problemOf(response, status);
   expect(problem.detail).toBeString();
   return problem;
 }
@@ -36,14 +28,13 @@ export const contractLoan = {
   interest_rate_apr: '24.00',
 };
 
-export async function createLoan(t: Client, overrides: Record<string, unknown> = {}): Promise<Loan> {
-  const response = await t.post('/api/loans', { ...contractLoan, ...overrides });
-  if (response.status !== 201) throw new Error(`create: ${response.status} ${await response.text()}`);
-  return (await response.json()) as Loan;
-}
+/** The contract's example loan, with `overrides`, created through the API. */
+export const createLoan = (t: Client, overrides: Record<string, unknown> = {}): Promise<Loan> =>
+  createThrough(t, { ...contractLoan, ...overrides });
 
-export async function command(t: Client, id: string, name: string, body: object = {}): Promise<Loan> {
-  const response = await t.post(`/api/loans/${id}/${name}`, body);
+/** A command that must succeed, and the loan it answers. */
+export async function command(t: Client, id: string, name: CommandName, body: object = {}): Promise<Loan> {
+  const response = await send(t, id, name, body);
   if (response.status !== 200) throw new Error(`${name}: ${response.status} ${await response.text()}`);
   return (await response.json()) as Loan;
 }
