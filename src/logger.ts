@@ -37,32 +37,26 @@ const FLUSH_AFTER_MS = 10;
 const FLUSH_AT_CHARS = 64 * 1024;
 
 /**
- * stdout through Bun's own buffered writer, in batches: lines wait in memory for at most FLUSH_AFTER_MS (or
- * until FLUSH_AT_CHARS are waiting) and leave in one write. A native write per line cost about 4 µs, a quarter of
- * a /health answer; a batch costs a fraction of that per line. What is still waiting when the process exits is
- * written synchronously on the way out, so process.exit() loses no line.
+ * stdout in batches: lines wait in memory for at most FLUSH_AFTER_MS (or until FLUSH_AT_CHARS are waiting) and
+ * leave in one synchronous write, as pino's own stdout destination writes synchronously. A native write per line
+ * cost about 4 µs, a quarter of a /health answer; a batch costs a fraction of a microsecond per line. One write
+ * path only: Bun's asynchronous writer for the batches and a synchronous write of the rest at exit interleaved
+ * mid-line on a pipe. What is still waiting when the process exits is written on the way out.
  */
 function stdoutLines(): LineDestination {
-  const writer = Bun.stdout.writer();
   let waiting: string[] = [];
   let waitingChars = 0;
   let timer: Timer | undefined;
-  const take = () => {
-    const text = waiting.join('');
-    waiting = [];
-    waitingChars = 0;
-    return text;
-  };
   const writeWaiting = () => {
     clearTimeout(timer);
     timer = undefined;
     if (waiting.length === 0) return;
-    writer.write(take());
-    return writer.flush();
+    const text = waiting.join('');
+    waiting = [];
+    waitingChars = 0;
+    writeSync(1, text);
   };
-  process.once('exit', () => {
-    if (waiting.length > 0) writeSync(1, take());
-  });
+  process.once('exit', writeWaiting);
   return {
     write(line: string) {
       waiting.push(line);
@@ -71,7 +65,12 @@ function stdoutLines(): LineDestination {
       else timer ??= setTimeout(writeWaiting, FLUSH_AFTER_MS).unref();
     },
     flush(done) {
-      Promise.resolve(writeWaiting()).then(() => done(), done);
+      try {
+        writeWaiting();
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
     },
   };
 }
