@@ -32,6 +32,9 @@ const loanColumns = {
 /** A loan as a client sees it, and its version. */
 export type VersionedLoan = Loan & { version: number };
 
+/** A loan and what an approval's rules read beyond what a client sees: who created and last amended it. */
+export type ApprovalFacts = VersionedLoan & { created_by: string; amended_by: string | null };
+
 /** A loan with what the rules need beyond what a client sees: who created, amended and approved it. */
 export type LoanState = VersionedLoan & {
   created_by: string;
@@ -39,12 +42,8 @@ export type LoanState = VersionedLoan & {
   approved_by: string | null;
 };
 
-const stateColumns = {
-  ...loanColumns,
-  created_by: loans.createdBy,
-  amended_by: loans.amendedBy,
-  approved_by: loans.approvedBy,
-};
+const approvalColumns = { ...loanColumns, created_by: loans.createdBy, amended_by: loans.amendedBy };
+const stateColumns = { ...approvalColumns, approved_by: loans.approvedBy };
 
 const eventColumns = {
   id: loanEvents.id,
@@ -175,23 +174,52 @@ const insertRepayment = statement<StoredRepayment>(
   RETURNING ${selectList(repaymentColumns)}`,
 );
 
-// One statement per set of changed columns; commands change few combinations.
-const updatesWithEvent = new Map<string, ReturnType<typeof statement<VersionedLoan>>>();
-function updateWithEvent(fields: readonly (keyof LoanChanges)[]) {
-  const key = fields.join();
+/**
+ * Which loan an update may change besides the id and the status it must be in: the version the writer read
+ * (answering the loan as a client sees it), or, when nothing was read, the borrower's scope (answering also what
+ * an approval's rules check afterwards).
+ */
+const updateGuards = {
+  version: { condition: 'loans.version = $3', returning: loanList },
+  unread: {
+    condition: '($3::text IS NULL OR loans.borrower_id = $3)',
+    returning: selectList(approvalColumns),
+  },
+};
+
+// One statement per guard and set of changed columns; commands change few combinations.
+const updatesWithEvent = new Map<string, ReturnType<typeof statement>>();
+async function updateWithEvent<Row>(
+  tx: Transaction,
+  guard: keyof typeof updateGuards,
+  expected: { id: string; status: LoanStatus; guardValue: unknown },
+  changes: LoanChanges,
+  event: LoanEventFields,
+): Promise<Row | undefined> {
+  const fields = Object.keys(changes) as (keyof LoanChanges)[];
+  const key = `${guard}:${fields.join()}`;
   let prepared = updatesWithEvent.get(key);
   if (!prepared) {
+    const { condition, returning } = updateGuards[guard];
     const set = fields.map((field, i) => `${loans[field].name} = $${11 + i}`);
-    prepared = statement<VersionedLoan>(
+    prepared = statement(
       `WITH written AS (
         UPDATE loans SET ${[...set, 'version = loans.version + 1'].join(', ')}
-        WHERE loans.id = $1 AND loans.status = $2 AND loans.version = $3 RETURNING ${loanList}
+        WHERE loans.id = $1 AND loans.status = $2 AND ${condition} RETURNING ${returning}
       ), event AS (${eventInsert(4)})
       SELECT * FROM written`,
     );
     updatesWithEvent.set(key, prepared);
   }
-  return prepared;
+  const [updated] = await prepared(
+    tx,
+    expected.id,
+    expected.status,
+    expected.guardValue,
+    ...eventValues(event),
+    ...fields.map((field) => changes[field]),
+  );
+  return updated as Row | undefined;
 }
 
 /** Every loan query; the reads on the request path are prepared once per database. */
@@ -297,16 +325,23 @@ export function createLoanRepository(db: Database) {
       changes: LoanChanges,
       event: LoanEventFields,
     ): Promise<VersionedLoan | undefined> {
-      const fields = Object.keys(changes) as (keyof LoanChanges)[];
-      const [updated] = await updateWithEvent(fields)(
-        tx,
-        id,
-        expected.status,
-        expected.version,
-        ...eventValues(event),
-        ...fields.map((field) => changes[field]),
-      );
-      return updated;
+      const guarded = { id, status: expected.status, guardValue: expected.version };
+      return updateWithEvent<VersionedLoan>(tx, 'version', guarded, changes, event);
+    },
+
+    /**
+     * As `update`, for a writer that has not read the loan: only if it is in `status` and, when `borrowerId` is
+     * given, that borrower's.
+     */
+    async updateUnread(
+      tx: Transaction,
+      id: string,
+      expected: { status: LoanStatus; borrowerId: string | null },
+      changes: LoanChanges,
+      event: LoanEventFields,
+    ): Promise<ApprovalFacts | undefined> {
+      const guarded = { id, status: expected.status, guardValue: expected.borrowerId };
+      return updateWithEvent<ApprovalFacts>(tx, 'unread', guarded, changes, event);
     },
 
     /** The stored schedule with what has been paid of each instalment; inside a transaction, `tx`. */
