@@ -241,6 +241,35 @@ export const createTarget = (key: string): LoadTarget => ({
  * all of its loans and then undoing them (so a loan's two commands are far apart), and a reset that puts
  * them back to pending before each run. Created by the system, so four-eyes lets the bench key approve.
  */
+/**
+ * Repayments of 0.01 on `count` disbursed 12-month loans, each with its stored schedule (seeded in SQL; the
+ * aggregates' triggers see the inserts), spread over two lanes. A loan owes 1,344.00, so no run comes near
+ * repaying one: every request takes the same path.
+ */
+export async function repaymentTarget(sql: postgres.Sql, key: string, count = 2000) {
+  const ids = (
+    await sql<{ id: string }[]>`
+      INSERT INTO loans (borrower_id, amount, currency, term_months, interest_rate_apr, status, disbursed_on)
+      SELECT 'usr_bench_repayments', 1200, 'KES', 12, 24.00, 'disbursed', date '2026-01-15'
+      FROM generate_series(1, ${count}::int)
+      RETURNING id`
+  ).map((row) => row.id);
+  await sql`
+    INSERT INTO instalments (loan_id, number, due_on, principal, interest)
+    SELECT id, n, date '2026-01-15' + make_interval(months => n), 100.00, 12.00
+    FROM unnest(${ids}::uuid[]) id, generate_series(1, 12) n`;
+  const half = ids.length / 2;
+  const target: LoadTarget = {
+    method: 'POST',
+    lanes: [ids.slice(0, half), ids.slice(half)].map((lane) =>
+      lane.map((id) => `/api/loans/${id}/repayments`),
+    ),
+    headers: { ...bearer(key), 'content-type': 'application/json' },
+    body: '{"amount":"0.01"}',
+  };
+  return target;
+}
+
 export async function commandTarget(sql: postgres.Sql, key: string, count = 2000) {
   const ids = (
     await sql<{ id: string }[]>`

@@ -17,6 +17,46 @@ const commands = {
   'undo-approval': { from: 'approved', to: 'pending', event: 'approval_undone', approvedBy: null },
 } as const;
 
+const cents = (money: string) => BigInt(money.replace('.', ''));
+const minimum = (a: bigint, b: bigint) => (a < b ? a : b);
+const money = (value: bigint) => `${value / 100n}.${String(value % 100n).padStart(2, '0')}`;
+
+/** A repayment as the service posts it: oldest instalment first, interest before principal, in whole cents. */
+async function repay(tx: postgres.TransactionSql, id: string, amount: string) {
+  const [loan] = await tx`SELECT ${columns}, version FROM loans WHERE id = ${id} FOR UPDATE`;
+  if (loan?.status !== 'disbursed') return undefined;
+  await tx`SELECT max(paid_on) AS paid_on FROM repayments WHERE loan_id = ${id}`;
+  const instalments = await tx`SELECT number, principal, interest, paid_principal, paid_interest
+    FROM instalments WHERE loan_id = ${id} ORDER BY number`;
+  let left = cents(amount);
+  let outstanding = 0n;
+  const parts: { number: number; interest: string; principal: string }[] = [];
+  for (const each of instalments) {
+    const interestOwed = cents(each.interest) - cents(each.paid_interest);
+    const principalOwed = cents(each.principal) - cents(each.paid_principal);
+    outstanding += interestOwed + principalOwed;
+    const interest = minimum(left, interestOwed);
+    const principal = minimum(left - interest, principalOwed);
+    left -= interest + principal;
+    if (interest > 0n || principal > 0n)
+      parts.push({ number: each.number, interest: money(interest), principal: money(principal) });
+  }
+  if (left > 0n) return undefined;
+  const [repayment] = await tx<{ id: string }[]>`
+    INSERT INTO repayments (loan_id, amount, paid_on, allocation, actor)
+    VALUES (${id}, ${amount}, current_date, ${tx.json(parts)}, ${ACTOR})
+    RETURNING id, loan_id, amount, paid_on::text, allocation,
+      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at`;
+  for (const part of parts) {
+    await tx`UPDATE instalments SET paid_interest = paid_interest + ${part.interest}, paid_principal = paid_principal + ${part.principal}
+             WHERE loan_id = ${id} AND number = ${part.number}`;
+  }
+  await tx`UPDATE loans SET version = version + 1 WHERE id = ${id}`;
+  await tx`INSERT INTO loan_events (loan_id, type, from_status, to_status, actor, amount)
+           VALUES (${id}, 'repayment', 'disbursed', 'disbursed', ${ACTOR}, ${amount})`;
+  return { ...repayment, outstanding: money(outstanding - cents(amount)) };
+}
+
 const server = Bun.serve({
   port: Number(process.env.PORT),
   hostname: '127.0.0.1',
@@ -40,6 +80,18 @@ const server = Bun.serve({
           return created;
         });
         return Response.json(loan, { status: 201, headers: { location: `/api/loans/${loan?.id}` } });
+      },
+    },
+    '/api/loans/:id/repayments': {
+      POST: async (request) => {
+        const { amount } = (await request.json()) as { amount: string };
+        const repayment = await sql.begin((tx) => repay(tx, request.params.id, amount));
+        return repayment
+          ? Response.json(repayment, {
+              status: 201,
+              headers: { location: `/api/loans/${request.params.id}/repayments/${repayment.id}` },
+            })
+          : new Response('conflict', { status: 409 });
       },
     },
     '/api/loans/:id/:command': {

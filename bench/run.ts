@@ -2,7 +2,7 @@
  * `bun run bench`: the service against a raw Bun.serve + postgres.js server doing the same database work (no
  * authentication, validation, logging or metrics), both on one scratch Postgres database, loaded in turn with
  * the same tool, on GET /health, GET /api/loans/:id, POST /api/loans (with the statistics aggregates
- * maintained by their triggers) and approve / undo-approval pairs; then GET /api/loans/:id/schedule of a
+ * maintained by their triggers), approve / undo-approval pairs and repayments; then GET /api/loans/:id/schedule of a
  * 360-month disbursed loan beside the service's own GET by id. Prints requests/s, p50, p99 and the server's CPU
  * per request, the ratios against their targets, the service's start-up time and its RSS after the whole run.
  * Settings: bench/harness.ts. Not a test: nothing here passes or fails, except a wrong /api/stats at the end.
@@ -16,6 +16,7 @@ import {
   createTarget,
   measure,
   printSummary,
+  repaymentTarget,
   rssMegabytes,
   type Summary,
   settings,
@@ -80,6 +81,7 @@ try {
   await api(service.url, key, `/api/loans/${scheduled.id}/disburse`, { disbursed_on: '2025-01-15' });
 
   const commands = await commandTarget(sql, key);
+  const repayments = await repaymentTarget(sql, key);
 
   await beside('GET /health', { method: 'GET', lanes: [['/health']], headers: {} }, 0.8);
   const getById = await beside(
@@ -89,6 +91,7 @@ try {
   );
   await beside('POST /api/loans', createTarget(key), 0.85);
   await beside('POST approve / undo-approval', commands.target, 0.85, commands.backToPending);
+  await beside('POST …/repayments', repayments, 0.85);
 
   const scheduleRoute = 'GET /api/loans/:id/schedule (360)';
   const [schedule] = (await measure([service], {

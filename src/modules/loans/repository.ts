@@ -138,8 +138,18 @@ const lockById = statement<LoanState>(`SELECT ${stateList} FROM loans WHERE loan
 const lockByIdForBorrower = statement<LoanState>(
   `SELECT ${stateList} FROM loans WHERE loans.id = $1 AND loans.borrower_id = $2 FOR UPDATE`,
 );
+const instalmentList = selectList(instalmentColumns);
 const instalmentsIn = statement<InstalmentRecord>(
-  `SELECT ${selectList(instalmentColumns)} FROM instalments WHERE instalments.loan_id = $1 ORDER BY instalments.number`,
+  `SELECT ${instalmentList} FROM instalments WHERE instalments.loan_id = $1 ORDER BY instalments.number`,
+);
+// One row per instalment (or a single row of nulls, `number` included, when there is none), each with the latest
+// repayment's date. A statement of its own, not a column of the lock: a statement that waited for the lock still
+// reads other tables as they were when it began, and would miss the repayment its predecessor committed.
+const instalmentsWithLastPayment = statement<InstalmentRecord & { last_paid_on: string | null }>(
+  `SELECT latest.paid_on AS last_paid_on, ${instalmentList}
+  FROM (SELECT max(paid_on)::text AS paid_on FROM repayments WHERE loan_id = $1) AS latest
+  LEFT JOIN instalments ON instalments.loan_id = $1
+  ORDER BY instalments.number`,
 );
 
 /** Appends the event of the loan the CTE `written` returns; the event's parameters start at `$first`. */
@@ -162,15 +172,18 @@ const insertWithEvent = statement<VersionedLoan>(
 );
 
 const deleteSchedule = statement('DELETE FROM instalments WHERE loan_id = $1');
-const payInstalment = statement(
-  `UPDATE instalments SET paid_interest = paid_interest + $3::numeric, paid_principal = paid_principal + $4::numeric
-  WHERE loan_id = $1 AND number = $2`,
-);
 const latestPaidOn = statement<{ paid_on: string | null }>(
   'SELECT max(paid_on)::text AS paid_on FROM repayments WHERE loan_id = $1',
 );
+// The repayment and what its allocation adds to each instalment, in one statement.
 const insertRepayment = statement<StoredRepayment>(
-  `INSERT INTO repayments (loan_id, amount, paid_on, allocation, actor) VALUES ($1, $2, $3, $4::jsonb, $5)
+  `WITH paid AS (
+    UPDATE instalments SET paid_interest = instalments.paid_interest + part.interest,
+      paid_principal = instalments.paid_principal + part.principal
+    FROM jsonb_to_recordset($4::jsonb) AS part(number smallint, interest numeric, principal numeric)
+    WHERE instalments.loan_id = $1 AND instalments.number = part.number
+  )
+  INSERT INTO repayments (loan_id, amount, paid_on, allocation, actor) VALUES ($1, $2, $3, $4::jsonb, $5)
   RETURNING ${selectList(repaymentColumns)}`,
 );
 
@@ -344,6 +357,19 @@ export function createLoanRepository(db: Database) {
       return updateWithEvent<ApprovalFacts>(tx, 'unread', guarded, changes, event);
     },
 
+    /** What a repayment is checked and allocated against: the stored schedule, and the latest repayment's date. */
+    async repaymentBasis(
+      tx: Transaction,
+      loanId: string,
+    ): Promise<{ instalments: InstalmentRecord[]; lastPaidOn: string | null }> {
+      const rows = await instalmentsWithLastPayment(tx, loanId);
+      const instalments: InstalmentRecord[] = [];
+      for (const { last_paid_on, ...instalment } of rows) {
+        if (instalment.number !== null) instalments.push(instalment);
+      }
+      return { instalments, lastPaidOn: rows[0]?.last_paid_on ?? null };
+    },
+
     /** The stored schedule with what has been paid of each instalment; inside a transaction, `tx`. */
     instalments(loanId: string, tx?: Transaction): Promise<InstalmentRecord[]> {
       return tx ? instalmentsIn(tx, loanId) : instalmentsOf.execute({ loanId });
@@ -363,11 +389,6 @@ export function createLoanRepository(db: Database) {
 
     async discardSchedule(tx: Transaction, loanId: string): Promise<void> {
       await deleteSchedule(tx, loanId);
-    },
-
-    /** Adds each part of an allocation to what its instalment has been paid. */
-    async applyAllocation(tx: Transaction, loanId: string, parts: readonly AllocationPart[]): Promise<void> {
-      for (const part of parts) await payInstalment(tx, loanId, part.number, part.interest, part.principal);
     },
 
     repayments(loanId: string): Promise<StoredRepayment[]> {

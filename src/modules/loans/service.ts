@@ -488,11 +488,11 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       if (paidOn < (loan.disbursed_on as string)) {
         throw invalid('/paid_on', `paid_on must not be before the disbursal (${loan.disbursed_on})`);
       }
-      const lastPaidOn = await loans.lastPaidOn(tx, loan.id);
+      const { instalments, lastPaidOn } = await loans.repaymentBasis(tx, loan.id);
       if (lastPaidOn !== null && paidOn < lastPaidOn) {
         throw invalid('/paid_on', `paid_on must not be before the latest repayment (${lastPaidOn})`);
       }
-      const allocation = allocate(await storedInstalments(tx, loan, rule), amount);
+      const allocation = allocate(await storedInstalments(tx, loan, rule, instalments), amount);
       if ('refusal' in allocation) throw invalid('/amount', allocation.refusal);
 
       const stored = await loans.insertRepayment(tx, {
@@ -502,7 +502,6 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
         allocation: allocation.parts,
         actor: acting.principal.actor,
       });
-      await loans.applyAllocation(tx, loan.id, allocation.parts);
       let updated = await record(tx, loan, acting, { type: 'repayment', to: 'disbursed', amount }, {});
       if (toHundredths(allocation.outstanding) === 0n) {
         updated = await record(
@@ -556,13 +555,17 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
     };
   }
 
-  /** A disbursed loan's instalments; a loan disbursed before v2 gets its schedule fixed now, from disbursed_on. */
+  /**
+   * A disbursed loan's instalments as stored (`records`, read here when not given); a loan disbursed before v2
+   * gets its schedule fixed now, from disbursed_on.
+   */
   async function storedInstalments(
     tx: Transaction,
     loan: LoanState,
     rule: CurrencyRule,
+    records?: InstalmentRecord[],
   ): Promise<InstalmentRecord[]> {
-    const records = await loans.instalments(loan.id, tx);
+    records ??= await loans.instalments(loan.id, tx);
     if (records.length > 0) return records;
     const terms = amortisableTerms(loan, rule);
     const { instalments } = buildSchedule({ ...terms, firstPeriodStart: loan.disbursed_on as string });
