@@ -16,16 +16,29 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const observeRequest = httpMetrics(registry);
-  const loansCreated = new Counter({
+  // The business counters and the queries in flight move on every write: kept as plain numbers and handed to
+  // prom-client only when scraped (its own inc/dec validate and hash labels on every call: measured 2 to 6 % of
+  // a command's throughput).
+  const eventCounts = new Map<LoanEventType, number>();
+  let queriesRunning = 0;
+  new Counter({
     name: 'loans_created_total',
     help: 'Loans created',
     registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(eventCounts.get('created') ?? 0);
+    },
   });
-  const loanEvents = new Counter({
+  new Counter({
     name: 'loan_events_total',
     help: 'Audit events recorded, by type (created, approved, disbursed, repayment, …)',
     labelNames: ['type'] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const [type, count] of eventCounts) this.inc({ type }, count);
+    },
   });
   const rateLimitUnlimited = new Counter({
     name: 'rate_limit_unlimited_total',
@@ -37,17 +50,19 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
     help: 'Connections the database pool may open',
     registers: [registry],
   }).set(poolMax);
-  const queriesInFlight = new Gauge({
+  new Gauge({
     name: 'db_pool_queries_in_flight',
     help: 'Database calls started and not yet answered; above the pool size they queue',
     registers: [registry],
+    collect() {
+      this.set(queriesRunning);
+    },
   });
 
   /** The business counters, moved by the lending service as its events are recorded. */
   const lending: LendingCounters = {
     loanEvent(type) {
-      loanEvents.inc({ type });
-      if (type === 'created') loansCreated.inc();
+      eventCounts.set(type, (eventCounts.get(type) ?? 0) + 1);
     },
   };
 
@@ -63,11 +78,11 @@ export function createMetrics({ poolMax }: { poolMax: number }) {
         if (typeof method !== 'function') continue;
         Object.assign(tracked, {
           [name]: async (...args: unknown[]) => {
-            queriesInFlight.inc();
+            queriesRunning++;
             try {
               return await method(...args);
             } finally {
-              queriesInFlight.dec();
+              queriesRunning--;
             }
           },
         });

@@ -42,6 +42,7 @@ describe('GET /metrics', () => {
 
     const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
     expect(delta('loans_created_total')).toBe(1);
+    expect(delta('loan_events_total{type="created"}')).toBe(1);
     expect(delta('http_requests_total{method="POST",route="/api/loans",status="201"}')).toBe(1);
     expect(delta('http_requests_total{method="GET",route="/api/loans/:id",status="200"}')).toBe(1);
     expect(delta('http_requests_total{method="GET",route="/api/loans/:id",status="404"}')).toBe(1);
