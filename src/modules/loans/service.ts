@@ -16,6 +16,7 @@ import type {
   ApprovalFacts,
   ListFilter,
   LoanChanges,
+  LoanEventFields,
   LoanRepository,
   LoanState,
   VersionedLoan,
@@ -64,6 +65,24 @@ const commandRules = {
 
 /** Commands whose change and event follow from the request alone: `runUnread` applies them before reading. */
 const DECIDED_BY_REQUEST: ReadonlySet<CommandName> = new Set(['approve', 'undo-approval', 'reject']);
+
+/** What a write records of its event, beside who acted and from which status (none for a creation). */
+interface RecordedEvent {
+  type: LoanEventType;
+  to: LoanStatus;
+  reason?: string | null;
+  amount?: string | null;
+}
+
+const eventFields = (from: LoanStatus | null, acting: Acting, event: RecordedEvent): LoanEventFields => ({
+  type: event.type,
+  fromStatus: from,
+  toStatus: event.to,
+  actor: acting.principal.actor,
+  requestId: acting.requestId,
+  reason: event.reason ?? null,
+  amount: event.amount ?? null,
+});
 
 const invalid = (path: string, message: string) =>
   new Problem(422, `The request body breaks 1 rule: ${message}.`, { errors: [{ path, message }] });
@@ -155,18 +174,10 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
     tx: Transaction,
     loan: LoanState,
     acting: Acting,
-    event: { type: LoanEventType; to: LoanStatus; reason?: string | null; amount?: string | null },
+    event: RecordedEvent,
     changes: LoanChanges,
   ): Promise<VersionedLoan> {
-    const updated = await loans.update(tx, loan.id, loan, changes, {
-      type: event.type,
-      fromStatus: loan.status,
-      toStatus: event.to,
-      actor: acting.principal.actor,
-      requestId: acting.requestId,
-      reason: event.reason ?? null,
-      amount: event.amount ?? null,
-    });
+    const updated = await loans.update(tx, loan.id, loan, changes, eventFields(loan.status, acting, event));
     if (!updated) throw invalidTransition(loan, event.type);
     counters?.loanEvent(event.type);
     return updated;
@@ -239,15 +250,11 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
       id,
       { status: transition.from, borrowerId: borrowerScope(acting.principal) },
       changesOf(name, acting),
-      {
+      eventFields(transition.from, acting, {
         type: transition.event,
-        fromStatus: transition.from,
-        toStatus: transition.to,
-        actor: acting.principal.actor,
-        requestId: acting.requestId,
-        reason: input.reason ?? null,
-        amount: null,
-      },
+        to: transition.to,
+        reason: input.reason,
+      }),
     );
     if (!applied) return undefined;
     const { created_by, amended_by, ...loan } = applied;
@@ -329,15 +336,8 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
     return updated;
   }
 
-  async function runCommand(
-    tx: Transaction,
-    id: string,
-    name: CommandName,
-    body: unknown,
-    acting: Acting,
-  ): Promise<VersionedLoan> {
-    return (await runUnread(tx, id, name, body, acting)) ?? runChecked(tx, id, name, body, acting);
-  }
+  const runCommand = async (...command: Parameters<typeof runChecked>): Promise<VersionedLoan> =>
+    (await runUnread(...command)) ?? runChecked(...command);
 
   return {
     async get(id: string, principal: Principal): Promise<VersionedLoan> {
@@ -380,13 +380,7 @@ export function createLoanService({ loans, clock, fourEyes, counters }: LoanServ
           interestRateApr: loan.interest_rate_apr,
           createdBy: principal.actor,
         },
-        {
-          type: 'created',
-          fromStatus: null,
-          toStatus: 'pending',
-          actor: principal.actor,
-          requestId: acting.requestId,
-        },
+        eventFields(null, acting, { type: 'created', to: 'pending' }),
       );
       counters?.loanEvent('created');
       return created;
