@@ -150,9 +150,12 @@ interface Line {
 // 600.005, comes out 600.005000…0021); a value this close to a half that is not one is rarer still.
 const NEAR_HALF = new Exact('1e-20');
 
-// E depends on the terms alone, and one loan asks for it several times (its create, approval and disbursal check
-// its terms; a schedule view shows E): decimal.js spends some 20 µs on each, a lookup well under one.
-const instalmentsByTerms = new RecentMap<bigint>(10_000);
+// E and the schedule rule's verdict depend on the terms alone, and one loan asks for them several times (its
+// create, approval and disbursal check its terms; a schedule view shows E): decimal.js spends some 20 µs on E,
+// the verdict's amortisation 5 µs at 12 months and 140 µs at 360, a lookup well under one.
+const TERMS_KEPT = 10_000;
+const instalmentsByTerms = new RecentMap<bigint>(TERMS_KEPT);
+const problemsByTerms = new RecentMap<string | null>(TERMS_KEPT);
 
 /** E in minor units, rounded half to even, from the amount in minor units and the APR in hundredths. */
 function equalInstalment(amount: bigint, apr: bigint, n: number): bigint {
@@ -239,6 +242,16 @@ export function instalmentAmount(terms: LoanTerms): string {
  * an instalment would repay no principal, or the last would be further from E than max(n minor units, E / 100).
  */
 export function scheduleProblem(terms: LoanTerms): string | null {
+  const key = `${terms.principal} ${terms.aprPercent} ${terms.termMonths} ${terms.minorUnits}`;
+  let problem = problemsByTerms.get(key);
+  if (problem === undefined) {
+    problem = amortisationProblem(terms);
+    problemsByTerms.set(key, problem);
+  }
+  return problem;
+}
+
+function amortisationProblem(terms: LoanTerms): string | null {
   const { instalmentAmount: e, lines } = amortise(terms);
   const n = terms.termMonths;
   const cannot = `${n} monthly instalments cannot amortise ${terms.principal} at ${terms.aprPercent} % APR`;

@@ -74,6 +74,17 @@ describe('GET /api/loans/:id/schedule before disbursal', () => {
     expectMoneyEverywhere(schedule);
   });
 
+  test("answers as JSON carrying the request's id, as every response does", async () => {
+    const loan = await createLoan(t);
+    const response = await t.req(`/api/loans/${loan.id}/schedule`, {
+      headers: { 'x-request-id': 'schedule-trace-7' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-request-id')).toBe('schedule-trace-7');
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expectContractAmounts((await response.json()) as LoanSchedule);
+  });
+
   test('projects an approved loan the same way', async () => {
     const loan = await createLoan(t);
     await command(t, loan.id, 'approve');
