@@ -20,18 +20,6 @@ const startedAt = new WeakMap<Request, number>();
 export const requestIdOf = (headers: Record<string, unknown>): string => String(headers[REQUEST_ID_HEADER]);
 
 /**
- * Moves the headers set for a response onto a Response a handler built, as Elysia would (the Response's own win),
- * and leaves none to set: with any left, Elysia copies the Response into a new one whose body is a stream of the
- * old, and a 55 KB schedule then went out in chunks at some 17 % more CPU than sent whole.
- */
-function keepBodyAsBuilt(response: Response, set: { headers: Record<string, unknown> }): void {
-  for (const [name, value] of Object.entries(set.headers)) {
-    if (!response.headers.has(name)) response.headers.set(name, String(value));
-  }
-  set.headers = {};
-}
-
-/**
  * Gives every request an id (the client's, when it is sane), which every log line about it carries; as the
  * response goes out, writes one access-log line and tells `onCompleted`.
  */
@@ -79,7 +67,6 @@ export function requestContext(
           actor: actorOf?.(request) ?? null,
         });
         onCompleted?.(completed);
-        if (responseValue instanceof Response && set.status === 200) keepBodyAsBuilt(responseValue, set);
         // Handed back unchanged (Elysia maps whatever this returns, not only a Response): on the no-route path
         // it would send an empty body if this returned nothing. The loans tests' 404 case guards it.
         return responseValue as Response;
