@@ -11,6 +11,7 @@ import {
   createTarget,
   measure,
   printSummary,
+  roundRatios,
   type Summary,
   settings,
   settingsLine,
@@ -79,7 +80,7 @@ try {
           .toFixed(0)
           .padStart(
             5,
-          )}  service/raw ${(s.rps / r.rps).toFixed(2)}x  raw/raw without triggers ${(r.rps / rawWithout).toFixed(2)}x`,
+          )}  service/raw ${roundRatios(s, r).median.toFixed(2)}x  raw/raw without triggers ${(r.rps / rawWithout).toFixed(2)}x`,
       );
     }
   }

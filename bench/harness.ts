@@ -92,7 +92,11 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export type Summary = LoadResult & { cpuMicros: number };
+export type Summary = LoadResult & {
+  cpuMicros: number;
+  /** Requests/s of each round, in order: round i of every server ran back to back. */
+  roundRps: number[];
+};
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
@@ -107,7 +111,7 @@ export async function measure(
   target: LoadTarget,
   reset: () => Promise<void> = async () => {},
 ): Promise<Summary[]> {
-  const runs: Summary[][] = servers.map(() => []);
+  const runs: (LoadResult & { cpuMicros: number })[][] = servers.map(() => []);
   for (const server of servers) {
     await reset();
     await settings.tool.run(server.url, target, settings.warmupSeconds, settings.connections);
@@ -127,7 +131,17 @@ export async function measure(
     p50: median(each.map((r) => r.p50)),
     p99: median(each.map((r) => r.p99)),
     failures: each.reduce((sum, r) => sum + r.failures, 0),
+    roundRps: each.map((r) => r.rps),
   }));
+}
+
+/**
+ * How a's rate compares with b's: the median of the rounds' ratios, each from two runs back to back, so that a
+ * slow minute of the machine (the same build moved 12 % between minutes) weighs on both sides of a ratio alike.
+ */
+export function roundRatios(a: Summary, b: Summary): { median: number; rounds: number[] } {
+  const rounds = a.roundRps.map((rps, round) => rps / (b.roundRps[round] as number));
+  return { median: median(rounds), rounds };
 }
 
 export function printSummary(route: string, label: string, x: Summary) {

@@ -17,6 +17,7 @@ import {
   measure,
   printSummary,
   repaymentTarget,
+  roundRatios,
   rssMegabytes,
   type Summary,
   settings,
@@ -53,11 +54,12 @@ async function beside(
   const [s, r] = (await measure([service, raw], target, reset)) as [Summary, Summary];
   printSummary(name, 'service', s);
   printSummary(name, 'raw', r);
+  const rate = roundRatios(s, r);
   console.log(
-    `${name.padEnd(34)} ratio    ${(s.rps / r.rps).toFixed(2)}x req/s, ${(s.p99 / r.p99).toFixed(2)}x p99, ` +
-      `${(s.cpuMicros / r.cpuMicros).toFixed(2)}x CPU per request`,
+    `${name.padEnd(34)} ratio    ${rate.median.toFixed(2)}x req/s (rounds ${rate.rounds.map((x) => x.toFixed(2)).join(', ')}), ` +
+      `${(s.p99 / r.p99).toFixed(2)}x p99, ${(s.cpuMicros / r.cpuMicros).toFixed(2)}x CPU per request`,
   );
-  ratio(name, s.rps / r.rps, goal, 'raw');
+  ratio(name, rate.median, goal, 'raw');
   return s;
 }
 
