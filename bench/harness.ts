@@ -92,8 +92,9 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-export type Summary = LoadResult & {
-  cpuMicros: number;
+type Run = LoadResult & { cpuMicros: number };
+
+export type Summary = Run & {
   /** Requests/s of each round, in order: round i of every server ran back to back. */
   roundRps: number[];
 };
@@ -111,7 +112,7 @@ export async function measure(
   target: LoadTarget,
   reset: () => Promise<void> = async () => {},
 ): Promise<Summary[]> {
-  const runs: (LoadResult & { cpuMicros: number })[][] = servers.map(() => []);
+  const runs: Run[][] = servers.map(() => []);
   for (const server of servers) {
     await reset();
     await settings.tool.run(server.url, target, settings.warmupSeconds, settings.connections);
@@ -243,18 +244,27 @@ export async function seedLoans(sql: postgres.Sql, count: number, chunk = 100_00
   await sql`ANALYZE loans`;
 }
 
-export const createTarget = (key: string): LoadTarget => ({
+/** An officer's JSON POST of `body` to each lane's paths. */
+const officerPost = (key: string, lanes: string[][], body: string): LoadTarget => ({
   method: 'POST',
-  lanes: [['/api/loans']],
+  lanes,
   headers: { ...bearer(key), 'content-type': 'application/json' },
-  body: JSON.stringify({ borrower_id: 'usr_bench', amount: '1250.50', currency: 'KES' }),
+  body,
 });
 
-/**
- * Pending loans for approve / undo-approval pairs, split into one lane per load thread, each lane approving
- * all of its loans and then undoing them (so a loan's two commands are far apart), and a reset that puts
- * them back to pending before each run. Created by the system, so four-eyes lets the bench key approve.
- */
+export const createTarget = (key: string): LoadTarget =>
+  officerPost(
+    key,
+    [['/api/loans']],
+    JSON.stringify({ borrower_id: 'usr_bench', amount: '1250.50', currency: 'KES' }),
+  );
+
+/** The ids in two halves, one lane per load thread, so two threads never work on the same loan at once. */
+function twoLanes(ids: string[]): string[][] {
+  const half = ids.length / 2;
+  return [ids.slice(0, half), ids.slice(half)];
+}
+
 /**
  * Repayments of 0.01 on `count` disbursed 12-month loans, each with its stored schedule (seeded in SQL; the
  * aggregates' triggers see the inserts), spread over two lanes. A loan owes 1,344.00, so no run comes near
@@ -272,18 +282,15 @@ export async function repaymentTarget(sql: postgres.Sql, key: string, count = 20
     INSERT INTO instalments (loan_id, number, due_on, principal, interest)
     SELECT id, n, date '2026-01-15' + make_interval(months => n), 100.00, 12.00
     FROM unnest(${ids}::uuid[]) id, generate_series(1, 12) n`;
-  const half = ids.length / 2;
-  const target: LoadTarget = {
-    method: 'POST',
-    lanes: [ids.slice(0, half), ids.slice(half)].map((lane) =>
-      lane.map((id) => `/api/loans/${id}/repayments`),
-    ),
-    headers: { ...bearer(key), 'content-type': 'application/json' },
-    body: '{"amount":"0.01"}',
-  };
-  return target;
+  const lanes = twoLanes(ids).map((lane) => lane.map((id) => `/api/loans/${id}/repayments`));
+  return officerPost(key, lanes, '{"amount":"0.01"}');
 }
 
+/**
+ * Pending loans for approve / undo-approval pairs, split into one lane per load thread, each lane approving
+ * all of its loans and then undoing them (so a loan's two commands are far apart), and a reset that puts
+ * them back to pending before each run. Created by the system, so four-eyes lets the bench key approve.
+ */
 export async function commandTarget(sql: postgres.Sql, key: string, count = 2000) {
   const ids = (
     await sql<{ id: string }[]>`
@@ -291,17 +298,11 @@ export async function commandTarget(sql: postgres.Sql, key: string, count = 2000
       SELECT 'usr_bench_commands', 1000 + i, 'KES', 12, 10.00 FROM generate_series(1, ${count}::int) i
       RETURNING id`
   ).map((row) => row.id);
-  const half = ids.length / 2;
-  const lanes = [ids.slice(0, half), ids.slice(half)].map((lane) => [
+  const lanes = twoLanes(ids).map((lane) => [
     ...lane.map((id) => `/api/loans/${id}/approve`),
     ...lane.map((id) => `/api/loans/${id}/undo-approval`),
   ]);
-  const target: LoadTarget = {
-    method: 'POST',
-    lanes,
-    headers: { ...bearer(key), 'content-type': 'application/json' },
-    body: '{}',
-  };
+  const target = officerPost(key, lanes, '{}');
   const backToPending = async () => {
     await Bun.sleep(250); // for the answers still in flight when the load tool stopped
     await sql`UPDATE loans SET status = 'pending', approved_by = NULL

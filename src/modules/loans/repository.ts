@@ -145,9 +145,10 @@ const instalmentsIn = statement<InstalmentRecord>(
 // One row per instalment (or a single row of nulls, `number` included, when there is none), each with the latest
 // repayment's date. A statement of its own, not a column of the lock: a statement that waited for the lock still
 // reads other tables as they were when it began, and would miss the repayment its predecessor committed.
+const LATEST_PAID_ON = 'SELECT max(paid_on)::text AS paid_on FROM repayments WHERE loan_id = $1';
 const instalmentsWithLastPayment = statement<InstalmentRecord & { last_paid_on: string | null }>(
   `SELECT latest.paid_on AS last_paid_on, ${instalmentList}
-  FROM (SELECT max(paid_on)::text AS paid_on FROM repayments WHERE loan_id = $1) AS latest
+  FROM (${LATEST_PAID_ON}) AS latest
   LEFT JOIN instalments ON instalments.loan_id = $1
   ORDER BY instalments.number`,
 );
@@ -172,9 +173,7 @@ const insertWithEvent = statement<VersionedLoan>(
 );
 
 const deleteSchedule = statement('DELETE FROM instalments WHERE loan_id = $1');
-const latestPaidOn = statement<{ paid_on: string | null }>(
-  'SELECT max(paid_on)::text AS paid_on FROM repayments WHERE loan_id = $1',
-);
+const latestPaidOn = statement<{ paid_on: string | null }>(LATEST_PAID_ON);
 // The repayment and what its allocation adds to each instalment, in one statement.
 const insertRepayment = statement<StoredRepayment>(
   `WITH paid AS (
