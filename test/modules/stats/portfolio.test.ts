@@ -209,3 +209,32 @@ describe('GET /api/stats/portfolio with loans disbursed before v2', () => {
     expect(portfolio).toEqual(await expectedPortfolio(ids));
   });
 });
+
+describe('GET /api/stats/portfolio under concurrent requests', () => {
+  test('answers each request with every loan disbursed before it was sent, however many are asked for at once', async () => {
+    await resetLoans(t.database.db);
+    const disburse = (borrower: string) =>
+      t.database.db.execute(
+        sql`INSERT INTO loans (borrower_id, amount, currency, term_months, interest_rate_apr, status, disbursed_on)
+            VALUES (${borrower}, '1000.00', 'KES', 6, '24.00', 'disbursed', ${utcDate()})`,
+      );
+    const answers: Promise<Response>[] = [];
+    const sentAfter: number[] = [];
+    for (let disbursed = 1; disbursed <= 10; disbursed++) {
+      answers.push(t.req('/api/stats/portfolio')); // under way while the next loan is disbursed
+      await disburse(`usr_concurrent_${disbursed}`);
+      answers.push(t.req('/api/stats/portfolio'), t.req('/api/stats/portfolio'));
+      sentAfter.push(disbursed, disbursed);
+    }
+    const counts = await Promise.all(
+      answers.map(
+        async (answer) => ((await (await answer).json()) as Record<string, Figures>).KES?.active_loans,
+      ),
+    );
+    // Each count is at least the loans disbursed before its request (more when a later one committed first).
+    const afterEach = counts.filter((_, index) => index % 3 !== 0);
+    for (const [index, count] of afterEach.entries()) {
+      expect(count).toBeGreaterThanOrEqual(sentAfter[index] as number);
+    }
+  });
+});
