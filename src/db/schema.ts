@@ -118,6 +118,32 @@ export const loanTotals = pgTable(
   (table) => [primaryKey({ columns: [table.status, table.currency, table.slot] })],
 );
 
+/**
+ * The portfolio at risk without a scan: what each disbursed loan counts (its outstanding principal, and the due
+ * date of its oldest unpaid instalment, `infinity` when nothing will fall due) and those figures summed per
+ * currency and date, over slots as in loan_totals. Kept by statement triggers on loans and instalments
+ * (drizzle/0004_portfolio_aggregates.sql); a loan `N` or more days past due on a date is one whose oldest unpaid
+ * instalment fell due `N` or more days before it, so each PAR figure is a sum over dates.
+ */
+export const portfolioLoans = pgTable('portfolio_loans', {
+  loanId: uuid('loan_id').primaryKey(),
+  currency: char('currency', { length: 3 }).notNull(),
+  oldestUnpaidOn: date('oldest_unpaid_on', { mode: 'string' }).notNull(),
+  outstanding: numeric('outstanding').notNull(),
+});
+
+export const portfolioTotals = pgTable(
+  'portfolio_totals',
+  {
+    currency: char('currency', { length: 3 }).notNull(),
+    oldestUnpaidOn: date('oldest_unpaid_on', { mode: 'string' }).notNull(),
+    slot: smallint('slot').notNull(),
+    loans: bigint('loans', { mode: 'number' }).notNull(),
+    outstanding: numeric('outstanding').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.currency, table.oldestUnpaidOn, table.slot] })],
+);
+
 export const apiKeys = pgTable(
   'api_keys',
   {

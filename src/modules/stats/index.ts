@@ -2,14 +2,11 @@ import { Elysia } from 'elysia';
 import { guards } from '../../auth/plugin';
 import type { Clock } from '../../clock';
 import { problemResponses } from '../../http/problem';
-import { sharedReads } from '../../shared-reads';
 import { StatsModel } from './model';
 import type { StatsRepository } from './repository';
 
-export function statsRoutes(stats: StatsRepository, clock: Clock) {
-  // The portfolio scans every disbursed loan: concurrent requests share a scan rather than each holding a connection.
-  const portfolio = sharedReads(stats.portfolio);
-  return new Elysia({ prefix: '/api/stats', tags: ['Stats'] })
+export const statsRoutes = (stats: StatsRepository, clock: Clock) =>
+  new Elysia({ prefix: '/api/stats', tags: ['Stats'] })
     .use(guards)
     .model(StatsModel)
     .get('', () => stats.read(), {
@@ -17,9 +14,8 @@ export function statsRoutes(stats: StatsRepository, clock: Clock) {
       response: { 200: 'stats', ...problemResponses(401, 403, 429, 503) },
       detail: { summary: 'Loan statistics', description: StatsModel.stats.description },
     })
-    .get('/portfolio', () => portfolio(clock.today()), {
+    .get('/portfolio', () => stats.portfolio(clock.today()), {
       permission: 'stats:read',
       response: { 200: 'portfolio', ...problemResponses(401, 403, 429, 503) },
       detail: { summary: 'Portfolio at risk (officer)', description: StatsModel.portfolio.description },
     });
-}

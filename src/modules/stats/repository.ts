@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client';
-import { instalments, type LoanStatus, loanStatuses, loans, loanTotals } from '../../db/schema';
+import { type LoanStatus, loanStatuses, loanTotals, portfolioTotals } from '../../db/schema';
 import type { Portfolio, Stats } from './model';
 
 /** Days past due at which the portfolio-at-risk figures count a loan's outstanding principal. */
@@ -12,7 +12,7 @@ const BY_CURRENCY = 2;
 
 export type StatsRepository = ReturnType<typeof createStatsRepository>;
 
-/** Portfolio statistics, each in one prepared query; every sum and average is computed by Postgres in numeric. */
+/** Portfolio statistics, each in one prepared query over the aggregates the triggers keep; every sum and average is computed by Postgres in numeric. */
 export function createStatsRepository(db: Database) {
   // From the totals the triggers keep (a few rows per key, never a scan of loans); a group whose loans all
   // moved elsewhere sums to zero and is left out, as a scan would leave it out. sum / count is what avg() does.
@@ -31,41 +31,24 @@ export function createStatsRepository(db: Database) {
     .having(sql`${loanCount} <> 0`)
     .prepare('loan_stats');
 
-  // One query: per disbursed loan its outstanding principal and oldest unpaid due date, then per currency.
-  const perLoan = db
-    .select({
-      currency: loans.currency,
-      outstanding:
-        sql<string>`coalesce(sum(${instalments.principal} - ${instalments.paidPrincipal}), ${loans.amount})`.as(
-          'outstanding',
-        ),
-      // A loan disbursed before v2 has no stored schedule yet, and nothing paid: its oldest unpaid instalment is
-      // the first, a calendar month after disbursed_on (Postgres clamps to the month's end as the schedule does).
-      daysPastDue:
-        sql<number>`(${sql.placeholder('today')}::date - coalesce(min(${instalments.dueOn}) FILTER (
-        WHERE ${instalments.principal} + ${instalments.interest} > ${instalments.paidPrincipal} + ${instalments.paidInterest}),
-        CASE WHEN count(${instalments.number}) = 0 AND ${loans.termMonths} IS NOT NULL
-          THEN (${loans.disbursedOn} + interval '1 month')::date END))`.as('days_past_due'),
-    })
-    .from(loans)
-    .leftJoin(instalments, sql`${instalments.loanId} = ${loans.id}`)
-    .where(sql`${loans.status} = 'disbursed'`)
-    .groupBy(loans.id)
-    .as('per_loan');
+  // From the figures the triggers keep per currency and oldest unpaid due date: a loan is N or more days past
+  // due today when that date is N or more days before today.
+  const outstanding = sql`sum(${portfolioTotals.outstanding})`;
   const atRisk = (days: number) =>
-    sql<string>`coalesce(sum(${perLoan.outstanding}) FILTER (WHERE ${perLoan.daysPastDue} >= ${sql.raw(String(days))}), 0)::numeric(14, 2)::text`;
+    sql<string>`coalesce(${outstanding} FILTER (WHERE ${portfolioTotals.oldestUnpaidOn} <= ${sql.placeholder('today')}::date - ${sql.raw(String(days))}), 0)::numeric(14, 2)::text`;
   const portfolioByCurrency = db
     .select({
-      currency: perLoan.currency,
-      active_loans: sql<number>`count(*)::int`.mapWith(Number),
-      outstanding_principal: sql<string>`sum(${perLoan.outstanding})::numeric(14, 2)::text`,
+      currency: portfolioTotals.currency,
+      active_loans: sql<number>`sum(${portfolioTotals.loans})::int`.mapWith(Number),
+      outstanding_principal: sql<string>`${outstanding}::numeric(14, 2)::text`,
       par_1: atRisk(PAR_THRESHOLDS[0]),
       par_30: atRisk(PAR_THRESHOLDS[1]),
       par_90: atRisk(PAR_THRESHOLDS[2]),
     })
-    .from(perLoan)
-    .groupBy(perLoan.currency)
-    .orderBy(perLoan.currency)
+    .from(portfolioTotals)
+    .groupBy(portfolioTotals.currency)
+    .having(sql`sum(${portfolioTotals.loans}) <> 0`)
+    .orderBy(portfolioTotals.currency)
     .prepare('portfolio_at_risk');
 
   return {

@@ -17,6 +17,7 @@ import type { Stats } from '../../../src/modules/stats/model';
 import { createStatsRepository } from '../../../src/modules/stats/repository';
 import { type TestApp, useTestAppWithoutLoans } from '../../support/app';
 import { resetLoans, suiteDatabaseUrl } from '../../support/database';
+import { disbursedLoan, utcDate } from '../../support/lending-handlers';
 import { command, repayInFull, rowsOf } from '../../support/lifecycle';
 import { createFreshDatabase } from '../../support/postgres';
 
@@ -75,12 +76,39 @@ async function keyTotals(db: Db) {
   return { kept, scanned };
 }
 
+/**
+ * The portfolio as a scan of every disbursed loan and its instalments computes it (what GET /api/stats/portfolio
+ * answered before portfolio_totals).
+ */
+async function scannedPortfolio(db: Db, today: string) {
+  const rows = await rowsOf<{ currency: string }>(
+    db,
+    sql`SELECT currency, count(*)::int AS active_loans,
+               sum(outstanding)::numeric(14, 2)::text AS outstanding_principal,
+               coalesce(sum(outstanding) FILTER (WHERE days_past_due >= 1), 0)::numeric(14, 2)::text AS par_1,
+               coalesce(sum(outstanding) FILTER (WHERE days_past_due >= 30), 0)::numeric(14, 2)::text AS par_30,
+               coalesce(sum(outstanding) FILTER (WHERE days_past_due >= 90), 0)::numeric(14, 2)::text AS par_90
+        FROM (SELECT loans.currency, coalesce(sum(i.principal - i.paid_principal), loans.amount) AS outstanding,
+                     ${today}::date - coalesce(
+                       min(i.due_on) FILTER (WHERE i.principal + i.interest > i.paid_principal + i.paid_interest),
+                       CASE WHEN count(i.number) = 0 AND loans.term_months IS NOT NULL
+                            THEN (loans.disbursed_on + interval '1 month')::date END) AS days_past_due
+              FROM loans LEFT JOIN instalments i ON i.loan_id = loans.id
+              WHERE loans.status = 'disbursed' GROUP BY loans.id) AS per_loan
+        GROUP BY currency ORDER BY currency`,
+  );
+  return Object.fromEntries(rows.map(({ currency, ...figures }) => [currency, figures]));
+}
+
 async function expectAggregatesMatchScan(t: TestApp) {
   const { kept, scanned } = await keyTotals(t.database.db);
   expect(kept).toEqual(scanned);
   const response = await t.req('/api/stats');
   expect(response.status).toBe(200);
   expect(await response.json()).toEqual(await scannedStats(t.database.db));
+  const portfolio = await t.req('/api/stats/portfolio');
+  expect(portfolio.status).toBe(200);
+  expect(await portfolio.json()).toEqual(await scannedPortfolio(t.database.db, utcDate()));
 }
 
 /** A small deterministic generator (mulberry32), so a failing mix can be replayed from its seed. */
@@ -192,6 +220,33 @@ describe('loan_totals, kept by triggers', () => {
     expect((await createStatsRepository(db).read()).by_status).toMatchObject({ pending: 700, rejected: 199 });
   });
 
+  test("follow a schedule's instalments paid, stored and deleted in plain SQL, for the portfolio", async () => {
+    const db = t.database.db;
+    const terms = {
+      borrower_id: 'b',
+      amount: '6000.00',
+      currency: 'INR',
+      term_months: 6,
+      interest_rate_apr: '0.00',
+    };
+    const ids: string[] = [];
+    for (const disbursedOn of ['2026-01-15', '2026-06-15', '2026-10-15']) {
+      ids.push((await disbursedLoan(t, terms, disbursedOn)).id);
+    }
+    await db.execute(sql`UPDATE instalments SET paid_principal = principal WHERE number <= 2`);
+    await expectAggregatesMatchScan(t);
+    await db.execute(sql`UPDATE instalments SET paid_principal = paid_principal + 1 WHERE number = 3`);
+    await expectAggregatesMatchScan(t);
+    // Without its schedule a disbursed loan counts as one from before v2: its amount, due a month after disbursal.
+    await db.execute(sql`DELETE FROM instalments WHERE loan_id = ${ids[0]}`);
+    await expectAggregatesMatchScan(t);
+    await db.execute(sql`UPDATE loans SET amount = amount + 1 WHERE id = ${ids[0]}`);
+    await db.execute(sql`UPDATE loans SET status = 'defaulted' WHERE id = ${ids[1]}`);
+    await expectAggregatesMatchScan(t);
+    const portfolio = await (await t.req('/api/stats/portfolio')).json();
+    expect(portfolio).toMatchObject({ INR: { active_loans: 2 } });
+  });
+
   test('are emptied by the TRUNCATE of resetLoans, and count from zero again after it', async () => {
     await t.post('/api/loans', { borrower_id: 'b', amount: '100.00', currency: 'KES' });
     await resetLoans(t.database.db);
@@ -262,6 +317,10 @@ describe('the aggregates migration', () => {
       total_amount: '60.61',
       avg_amount: '15.15',
       amounts_by_currency: { USD: { count: 2, total: '30.30', average: '15.15' } },
+    });
+    // The disbursed loan has no term, so nothing of it ever falls due.
+    expect(await createStatsRepository(handle.db).portfolio('2026-12-02')).toEqual({
+      KES: { active_loans: 1, outstanding_principal: '30.30', par_1: '0.00', par_30: '0.00', par_90: '0.00' },
     });
   });
 });
