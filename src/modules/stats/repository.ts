@@ -12,7 +12,10 @@ const BY_CURRENCY = 2;
 
 export type StatsRepository = ReturnType<typeof createStatsRepository>;
 
-/** Portfolio statistics, each in one prepared query over the aggregates the triggers keep; every sum and average is computed by Postgres in numeric. */
+/**
+ * Portfolio statistics, each in one prepared query over the aggregates the triggers keep; every sum and average is
+ * computed by Postgres in numeric.
+ */
 export function createStatsRepository(db: Database) {
   // From the totals the triggers keep (a few rows per key, never a scan of loans); a group whose loans all
   // moved elsewhere sums to zero and is left out, as a scan would leave it out. sum / count is what avg() does.

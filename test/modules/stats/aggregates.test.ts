@@ -23,7 +23,8 @@ import { createFreshDatabase } from '../../support/postgres';
 
 type Db = TestApp['database']['db'];
 
-// GET /api/stats reads loan_totals, which triggers keep; these compare it with a scan of loans itself.
+// GET /api/stats reads loan_totals and GET /api/stats/portfolio portfolio_totals, which triggers keep; these
+// compare them with a scan of loans itself.
 
 /** The statistics as the scan of every loan computes them (what GET /api/stats answered before the aggregates). */
 async function scannedStats(db: Db): Promise<Stats> {
@@ -128,7 +129,7 @@ function randomFrom(seed: number) {
 
 const t = useTestAppWithoutLoans();
 
-describe('loan_totals, kept by triggers', () => {
+describe('loan_totals and portfolio_totals, kept by triggers', () => {
   const seed = Number(process.env.AGGREGATES_SEED ?? 20261201);
 
   test(`matches a full scan after a random mix of creates, commands, amendments and repayments (seed ${seed})`, async () => {
