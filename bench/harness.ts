@@ -25,12 +25,11 @@ import { chosenTool, type LoadResult, type LoadTarget } from './load';
 export const settings = {
   serverUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   seconds: Number(process.env.BENCH_SECONDS ?? 8),
-  // The service has far more code to compile than the raw server: after 2 s of commands its JIT thread still
-  // spent 150 µs a request tiering code up, after some 20,000 requests under 10 µs. A server that runs for
-  // days is measured once that is done.
+  // The service has far more code to compile than the raw server, and a server that runs for days is measured
+  // once that is done: after 2 s of commands its JIT thread still spent 150 µs a request tiering code up, after
+  // some 20,000 requests under 10 µs; after 10 s of repayments (7,500) still 45 µs, 10 % of the service's CPU,
+  // and none after 60 s. So the warm-up lasts at least the first and at most the second, until the JIT is idle.
   warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 10),
-  // …and it is not done after a fixed time on every route: 10 s of repayments (7,500 of them) left the JIT
-  // thread compiling 45 µs a request, 10 % of the service's CPU, and none after 60 s.
   warmupMaxSeconds: Number(process.env.BENCH_WARMUP_MAX_SECONDS ?? 60),
   rounds: Number(process.env.BENCH_ROUNDS ?? 3),
   logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
@@ -86,8 +85,8 @@ export async function startServer(name: string, entry: string, env: Record<strin
 }
 
 /** Resident memory of a process, from /proc. */
-export async function rssMegabytes(pid: number): Promise<number> {
-  const status = await Bun.file(`/proc/${pid}/status`).text();
+export function rssMegabytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]) / 1024;
 }
 
@@ -117,17 +116,20 @@ function jitTicks(pid: number): number {
   return ticks;
 }
 
+const load = (server: Server, target: LoadTarget, seconds: number) =>
+  settings.tool.run(server.url, target, seconds, settings.connections);
+
 const JIT_STEP_SECONDS = 2;
 // At most 10 ms of compiling in a 2 s step: the JIT is done with what this target runs.
 const JIT_IDLE_TICKS = 1;
 
 /** Loads the server for the warm-up, then on until its JIT is idle; returns the seconds it took. */
 async function warmUp(server: Server, target: LoadTarget): Promise<number> {
-  await settings.tool.run(server.url, target, settings.warmupSeconds, settings.connections);
+  await load(server, target, settings.warmupSeconds);
   let seconds = settings.warmupSeconds;
   while (seconds + JIT_STEP_SECONDS <= settings.warmupMaxSeconds) {
     const before = jitTicks(server.pid);
-    await settings.tool.run(server.url, target, JIT_STEP_SECONDS, settings.connections);
+    await load(server, target, JIT_STEP_SECONDS);
     seconds += JIT_STEP_SECONDS;
     if (jitTicks(server.pid) - before <= JIT_IDLE_TICKS) break;
   }
@@ -148,8 +150,8 @@ const median = (values: number[]) =>
 
 /**
  * Loads each server with the same target in turn, `settings.rounds` times, after one warm-up each (JIT,
- * prepared statements, pool; until the JIT is idle), alternating so that a noisy neighbour hits all of them alike. `reset` runs before
- * every run, to put the data back where the target expects it.
+ * prepared statements, pool; until the JIT is idle), alternating so that a noisy neighbour hits all of them
+ * alike. `reset` runs before every run, to put the data back where the target expects it.
  */
 export async function measure(
   servers: Server[],
@@ -166,7 +168,7 @@ export async function measure(
     for (const [index, server] of servers.entries()) {
       await reset();
       const before = cpuSeconds(server.pid);
-      const result = await settings.tool.run(server.url, target, settings.seconds, settings.connections);
+      const result = await load(server, target, settings.seconds);
       const cpu = cpuSeconds(server.pid) - before;
       runs[index]?.push({ ...result, cpuMicros: (cpu * 1e6) / (result.rps * settings.seconds) });
     }

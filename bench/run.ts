@@ -107,7 +107,7 @@ try {
   console.log(`\n${await checkStats(service.url, key, sql)}`);
   console.log('\nratios against their targets:');
   for (const line of verdicts) console.log(`  ${line}`);
-  const rss = await rssMegabytes(service.pid);
+  const rss = rssMegabytes(service.pid);
   console.log(`  ${'service RSS after the whole bench'.padEnd(34)} ${rss.toFixed(0)} MB (target ≤ 150 MB)`);
   console.log(
     `  ${'service start-up to listening'.padEnd(34)} ${service.startupMs.toFixed(0)} ms, migrations already applied (target < 1000 ms)`,
