@@ -52,7 +52,14 @@ test('.dockerignore lets in only what the image runs, and never a secret or a te
   const rules = dockerignore.split('\n').filter((line) => line.trim() && !line.startsWith('#'));
   expect(rules[0]).toBe('*');
   const allowed = rules.filter((rule) => rule.startsWith('!'));
-  expect(allowed.sort()).toEqual(['!bun.lock', '!drizzle/', '!package.json', '!src/', '!tsconfig.json']);
+  expect(allowed.sort()).toEqual([
+    '!bun.lock',
+    '!drizzle/',
+    '!package.json',
+    '!patches/',
+    '!src/',
+    '!tsconfig.json',
+  ]);
   expect(rules).toEqual(expect.arrayContaining(['**/*.test.ts', '**/.env*', '**/*.pem', '**/*.key']));
   // Every file the Dockerfile copies is let in.
   const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.*) \S+$/gm)].flatMap(
