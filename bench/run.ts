@@ -2,10 +2,10 @@
  * `bun run bench`: the service against a raw Bun.serve + postgres.js server doing the same database work (no
  * authentication, validation, logging or metrics), both on one scratch Postgres database, loaded in turn with
  * the same tool, on GET /health (also beside a raw handler that stamps X-Request-Id, the least the contract
- * allows), GET /api/loans/:id, POST /api/loans (with the statistics aggregates
- * maintained by their triggers), approve / undo-approval pairs and repayments; then GET /api/loans/:id/schedule of a
- * 360-month disbursed loan beside the service's own GET by id. Prints requests/s, p50, p99 and the server's CPU
- * per request, the ratios against their targets, the service's start-up time and its RSS after the whole run.
+ * allows), GET /api/loans/:id, POST /api/loans (with the statistics aggregates maintained by their triggers),
+ * approve / undo-approval pairs and repayments; then GET /api/loans/:id/schedule of a 360-month disbursed loan
+ * beside the service's own GET by id. Prints requests/s, p50, p99 and the server's CPU per request, the ratios
+ * against their targets, the service's start-up time and its RSS after the whole run.
  * Settings: bench/harness.ts. Not a test: nothing here passes or fails, except a wrong /api/stats at the end.
  */
 import {
