@@ -13,6 +13,8 @@ const { default: createQueue } = (await import(
   new URL('../../node_modules/postgres/src/queue.js', import.meta.url).href
 )) as { default: <T>(initial?: T[]) => Queue<T> };
 
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, n) => from + n);
+
 describe("postgres.js's connection queue (patched)", () => {
   test('a queue that never drains stays small: what a saturated pool does on every query', () => {
     // All connections busy: the pool takes the next one off the busy queue for a pipelined query, tries to
@@ -36,7 +38,7 @@ describe("postgres.js's connection queue (patched)", () => {
     const queue = createQueue<number>();
     for (let n = 0; n < 200; n++) queue.push(n);
     const taken = Array.from({ length: 150 }, () => queue.shift());
-    expect(taken).toEqual(Array.from({ length: 150 }, (_, n) => n));
+    expect(taken).toEqual(range(0, 150));
     expect(queue.remove(10)).toBeNull();
     expect(queue.remove(160)).toBe(160);
     expect(queue.length).toBe(49);
@@ -45,5 +47,3 @@ describe("postgres.js's connection queue (patched)", () => {
     expect(queue.length).toBe(0);
   });
 });
-
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, n) => from + n);
