@@ -201,6 +201,16 @@ export function printSummary(route: string, label: string, x: Summary) {
   );
 }
 
+/** Prints how `s` compares with `r` (rate, p99, CPU per request) and returns the ratio of their rates. */
+export function printRatio(name: string, s: Summary, r: Summary, against: string): number {
+  const rate = roundRatios(s, r);
+  console.log(
+    `${name.padEnd(34)} ${against.padEnd(8)} ${rate.median.toFixed(2)}x req/s (rounds ${rate.rounds.map((x) => x.toFixed(2)).join(', ')}), ` +
+      `${(s.p99 / r.p99).toFixed(2)}x p99, ${(s.cpuMicros / r.cpuMicros).toFixed(2)}x CPU per request`,
+  );
+  return rate.median;
+}
+
 /** A scratch database, migrated, with two officer keys (four-eyes needs a second credential) and a connection. */
 export async function benchDatabase() {
   const scratch = await createScratchDatabase(settings.serverUrl, 'bench');

@@ -16,9 +16,9 @@ import {
   commandTarget,
   createTarget,
   measure,
+  printRatio,
   printSummary,
   repaymentTarget,
-  roundRatios,
   rssMegabytes,
   type Server,
   type Summary,
@@ -47,15 +47,6 @@ const ratio = (name: string, value: number, target: number, of: string) =>
   verdicts.push(
     `${name.padEnd(34)} ${value.toFixed(2)}x ${of} (target ${target}x: ${value >= target ? 'met' : 'MISSED'})`,
   );
-
-const printRatio = (name: string, s: Summary, r: Summary, against: string) => {
-  const rate = roundRatios(s, r);
-  console.log(
-    `${name.padEnd(34)} ${against.padEnd(8)} ${rate.median.toFixed(2)}x req/s (rounds ${rate.rounds.map((x) => x.toFixed(2)).join(', ')}), ` +
-      `${(s.p99 / r.p99).toFixed(2)}x p99, ${(s.cpuMicros / r.cpuMicros).toFixed(2)}x CPU per request`,
-  );
-  return rate.median;
-};
 
 /** The service beside the raw server, and beside `floor` too when given (measured in the same rounds). */
 async function beside(
