@@ -13,9 +13,9 @@ import {
   printSummary,
   roundRatios,
   type Summary,
-  settings,
   settingsLine,
-  startServer,
+  startRawServer,
+  startService,
 } from './harness';
 
 const FOLLOW_TRIGGERS = [
@@ -28,14 +28,8 @@ const SHIPPED_SLOTS = /pg_backend_pid\(\) % 32/;
 console.log(`bench:aggregates: ${settingsLine()}`);
 const database = await benchDatabase();
 const { sql, key } = database;
-const env = { DATABASE_URL: database.url };
-const service = await startServer('service', 'src/index.ts', {
-  ...env,
-  APP_ENV: 'production',
-  RATE_LIMIT_PER_MINUTE: '0',
-  LOG_LEVEL: settings.logLevel,
-});
-const raw = await startServer('raw', 'bench/raw-server.ts', env);
+const service = await startService(database.url);
+const raw = await startRawServer(database.url);
 
 const [shipped] = await sql<{ definition: string }[]>`
   SELECT pg_get_functiondef('loan_totals_follow'::regproc) AS definition`;

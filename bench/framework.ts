@@ -11,9 +11,11 @@ import {
   printRatio,
   printSummary,
   type Server,
-  settings,
+  type Summary,
   settingsLine,
+  startRawServer,
   startServer,
+  startService,
 } from './harness';
 
 console.log(`bench:framework: ${settingsLine()}`);
@@ -21,27 +23,19 @@ const database = await benchDatabase();
 const servers: Server[] = [];
 try {
   servers.push(
-    await startServer('raw', 'bench/raw-server.ts', { DATABASE_URL: database.url }),
-    await startServer('raw-id', 'bench/raw-server.ts', {
-      DATABASE_URL: database.url,
-      RAW_HEALTH: 'request-id',
-    }),
+    await startRawServer(database.url),
+    await startRawServer(database.url, { requestId: true }),
     await startServer('elysia', 'bench/elysia-floor.ts', {}),
     await startServer('elysia-id', 'bench/elysia-floor.ts', { ELYSIA_FLOOR: 'request-id' }),
-    await startServer('service', 'src/index.ts', {
-      APP_ENV: 'production',
-      DATABASE_URL: database.url,
-      RATE_LIMIT_PER_MINUTE: '0',
-      LOG_LEVEL: settings.logLevel,
-    }),
+    await startService(database.url),
   );
-  const [raw, ...others] = await measure(servers, { method: 'GET', lanes: [['/health']], headers: {} });
+  const summaries = await measure(servers, { method: 'GET', lanes: [['/health']], headers: {} });
+  const [raw] = summaries;
   if (!raw) throw new Error('no measurement of the raw server');
-  printSummary('GET /health', 'raw', raw);
-  for (const [index, summary] of others.entries()) {
-    const name = servers[index + 1]?.name ?? '';
-    printSummary('GET /health', name, summary);
-    printRatio('GET /health', summary, raw, `${name}/raw`);
+  for (const [index, server] of servers.entries()) {
+    const summary = summaries[index] as Summary;
+    printSummary('GET /health', server.name, summary);
+    if (summary !== raw) printRatio('GET /health', summary, raw, `${server.name}/raw`);
   }
 } finally {
   for (const server of servers) server.stop();

@@ -84,6 +84,21 @@ export async function startServer(name: string, entry: string, env: Record<strin
   return { name, url, pid: child.pid, startupMs: performance.now() - started, stop: () => child.kill() };
 }
 
+/** The service as `bun start` runs it, with the settings `settingsLine()` states. */
+export const startService = (databaseUrl: string) =>
+  startServer('service', 'src/index.ts', {
+    APP_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    RATE_LIMIT_PER_MINUTE: '0',
+    LOG_LEVEL: settings.logLevel,
+  });
+
+/** The raw baseline; with `requestId`, its /health stamps a fresh X-Request-Id (RAW_HEALTH=request-id). */
+export const startRawServer = (databaseUrl: string, { requestId = false } = {}) =>
+  requestId
+    ? startServer('raw-id', 'bench/raw-server.ts', { DATABASE_URL: databaseUrl, RAW_HEALTH: 'request-id' })
+    : startServer('raw', 'bench/raw-server.ts', { DATABASE_URL: databaseUrl });
+
 /** Resident memory of a process, from /proc. */
 export function rssMegabytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -22,22 +22,17 @@ import {
   rssMegabytes,
   type Server,
   type Summary,
-  settings,
   settingsLine,
-  startServer,
+  startRawServer,
+  startService,
 } from './harness';
 import type { LoadTarget } from './load';
 
 console.log(`bench: ${settingsLine()}`);
 const database = await benchDatabase();
 // Migrations are applied already (benchDatabase ran them): this start-up is the one a replica makes.
-const service = await startServer('service', 'src/index.ts', {
-  APP_ENV: 'production',
-  DATABASE_URL: database.url,
-  RATE_LIMIT_PER_MINUTE: '0',
-  LOG_LEVEL: settings.logLevel,
-});
-const raw = await startServer('raw', 'bench/raw-server.ts', { DATABASE_URL: database.url });
+const service = await startService(database.url);
+const raw = await startRawServer(database.url);
 const { sql, key, secondKey } = database;
 const auth = bearer(key);
 
@@ -95,10 +90,7 @@ try {
 
   // Every response carries X-Request-Id, so no conforming /health is static: the raw server's static answer
   // is the target's baseline, and a raw handler stamping the header shows the most any handler can reach.
-  const rawWithRequestId = await startServer('raw-id', 'bench/raw-server.ts', {
-    DATABASE_URL: database.url,
-    RAW_HEALTH: 'request-id',
-  });
+  const rawWithRequestId = await startRawServer(database.url, { requestId: true });
   try {
     await beside('GET /health', { method: 'GET', lanes: [['/health']], headers: {} }, 0.8, {
       floor: rawWithRequestId,

@@ -17,7 +17,7 @@ import {
   seedLoans,
   settings,
   settingsLine,
-  startServer,
+  startService,
 } from './harness';
 
 settings.seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -26,12 +26,7 @@ const sizes = (process.env.BENCH_SCALE_SIZES ?? '10000,1000000').split(',').map(
 console.log(`bench:scale: ${settingsLine()}; service only`);
 const database = await benchDatabase();
 const { sql, key } = database;
-const service = await startServer('service', 'src/index.ts', {
-  APP_ENV: 'production',
-  DATABASE_URL: database.url,
-  RATE_LIMIT_PER_MINUTE: '0',
-  LOG_LEVEL: settings.logLevel,
-});
+const service = await startService(database.url);
 
 /** Empties the loans and what hangs off them; the audit trail refuses TRUNCATE until the owner lifts that. */
 async function truncateLoans() {
